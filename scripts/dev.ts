@@ -1,0 +1,69 @@
+/**
+ * `deno task dev`: the local stack with a demo. Starts PostgreSQL, PostgREST, the
+ * edge functions and the gateway on localhost (no Docker), seeds the demo data,
+ * and prints the URL, the keys, a demo user's JWT and a request to try.
+ * Ctrl-C stops everything; the data stays in .stack/ for the next start.
+ */
+import { mintUserToken } from "./stack/keys.ts";
+import { startStack } from "./stack/stack.ts";
+
+const DEMO_USER = { id: "11111111-1111-4111-8111-111111111111", email: "demo@example.com" };
+const DEMO_CONNECTION_ID = "77777777-7777-4777-8777-777777777777";
+
+// deno-lint-ignore no-console
+const say = (line = "") => console.log(line);
+
+const started = performance.now();
+const stack = await startStack({
+  logs: "terminal",
+  watch: !Deno.args.includes("--no-watch"),
+  onProgress: (message) => say(`  ${message}`),
+});
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+
+const demoJwt = await mintUserToken({
+  sub: DEMO_USER.id,
+  email: DEMO_USER.email,
+  expiresIn: 24 * 3600,
+  issuer: `${stack.url}/auth/v1`,
+});
+
+say();
+say(`agent-mcp-connections local stack is ready (${seconds} s)`);
+say();
+say(`         API URL: ${stack.url}`);
+say(`     REST URL: ${stack.url}/rest/v1`);
+say(`Functions URL: ${stack.url}/functions/v1`);
+say(`         DB URL: ${stack.dbUrl}`);
+say(`Demo MCP server: ${stack.demoMcpServerUrl ?? "(off)"}`);
+say(`     JWT secret: ${stack.keys.jwtSecret}`);
+say(`       anon key: ${stack.keys.anonKey}`);
+say(`service_role key: ${stack.keys.serviceRoleKey}`);
+say(`Publishable key: ${stack.keys.publishableKey}`);
+say(`     Secret key: ${stack.keys.secretKey}`);
+say();
+say(`Demo user ${DEMO_USER.email} (${DEMO_USER.id}), JWT valid 24 h`);
+say(`(no auth server runs locally: mint more with \`deno task jwt --email <email>\`):`);
+say(demoJwt);
+say();
+say("Try it:");
+say(`  export JWT=${demoJwt}`);
+say(
+  `  curl -s ${stack.url}/rest/v1/agent_mcp_connections -H "apikey: ${stack.keys.anonKey}" -H "Authorization: Bearer $JWT"`,
+);
+say(
+  `  curl -s -X POST ${stack.url}/functions/v1/mcp-connections/connections/${DEMO_CONNECTION_ID}/test -H "Authorization: Bearer $JWT"`,
+);
+say();
+say("Ctrl-C stops the stack; data is kept in .stack/.");
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  say("\nstopping...");
+  await stack.stop();
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGINT", shutdown);
+Deno.addSignalListener("SIGTERM", shutdown);

@@ -1,0 +1,149 @@
+-- record_agent_mcp_connection_usage(): atomic, validated, under the caller's RLS.
+begin;
+select plan(20);
+\ir _helpers.psql
+
+-- =============================================================================
+-- Owner (a0)
+-- =============================================================================
+select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
+
+select results_eq($$
+    select record_agent_mcp_connection_usage(
+        'a2000000-0000-4000-8000-000000000001',
+        '[{"success": true, "responseTimeMs": 100, "bytesTransferred": 2048}]'
+    ) - 'lastUsed'
+$$, $$ values ('{"totalRequests": 1, "successfulRequests": 1, "failedRequests": 0,
+                 "totalResponseTime": 100, "averageResponseTime": 100.000,
+                 "bytesTransferred": 2048}'::jsonb) $$,
+'one event starts the statistics');
+
+select results_eq($$
+    select record_agent_mcp_connection_usage(
+        'a2000000-0000-4000-8000-000000000001',
+        '[{"success": false, "responseTimeMs": 300, "bytesTransferred": 0},
+          {"success": true, "responseTimeMs": 200.5, "bytesTransferred": 1000}]'
+    ) - 'lastUsed'
+$$, $$ values ('{"totalRequests": 3, "successfulRequests": 2, "failedRequests": 1,
+                 "totalResponseTime": 600.5, "averageResponseTime": 200.167,
+                 "bytesTransferred": 3048}'::jsonb) $$,
+'a batch adds to the totals; the average covers every request');
+
+select ok(
+    (select last_used = now() and (usage_stats ->> 'lastUsed')::timestamptz = now()
+     from public.agent_mcp_connections where id = 'a2000000-0000-4000-8000-000000000001'),
+    'last_used and usageStats.lastUsed are set to the time of recording'
+);
+
+select results_eq($$
+    select (record_agent_mcp_connection_usage(
+        'a2000000-0000-4000-8000-000000000001',
+        (select jsonb_agg('{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}'::jsonb)
+         from generate_series(1, 1000))
+    ) ->> 'totalRequests')::int
+$$, $$ values (1003) $$, 'a batch of 1000 events is recorded');
+
+select throws_ok($$
+    select record_agent_mcp_connection_usage(
+        'a2000000-0000-4000-8000-000000000001',
+        (select jsonb_agg('{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}'::jsonb)
+         from generate_series(1, 1001))
+    )
+$$, '22023', 'events must hold 1 to 1000 events, got 1001', 'more than 1000 events are refused');
+select throws_ok($$ select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001', '[]') $$,
+    '22023', 'events must hold 1 to 1000 events, got 0', 'an empty batch is refused');
+select throws_ok($$ select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001', '{"success": true}') $$,
+    '22023', 'events must be a JSON array', 'events must be an array');
+select throws_ok($$
+    select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
+        '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1},
+          {"success": "yes", "responseTimeMs": 1, "bytesTransferred": 1}]')
+$$, '22023', 'event 1 is not a valid usage event', 'a non-boolean success is refused, naming the event');
+select throws_ok($$
+    select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
+        '[{"success": true, "responseTimeMs": -1, "bytesTransferred": 1}]')
+$$, '22023', 'event 0 is not a valid usage event', 'a negative response time is refused');
+select throws_ok($$
+    select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
+        '[{"success": true, "responseTimeMs": "fast", "bytesTransferred": 1}]')
+$$, '22023', 'event 0 is not a valid usage event', 'a non-numeric response time is refused, not a cast error');
+select throws_ok($$
+    select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
+        '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1.5}]')
+$$, '22023', 'event 0 is not a valid usage event', 'fractional bytes are refused');
+select throws_ok($$
+    select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
+        '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1, "extra": 1}]')
+$$, '22023', 'event 0 is not a valid usage event', 'unknown event fields are refused');
+select results_eq($$
+    select (usage_stats ->> 'totalRequests')::int from public.agent_mcp_connections
+    where id = 'a2000000-0000-4000-8000-000000000001'
+$$, $$ values (1003) $$, 'refused batches change nothing');
+
+select throws_ok($$
+    select record_agent_mcp_connection_usage('b2000000-0000-4000-8000-000000000002',
+        '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}]')
+$$, 'P0002', 'connection b2000000-0000-4000-8000-000000000002 not found',
+'usage for another user''s connection is "not found"');
+
+update public.agent_mcp_connections set is_active = false, connection_status = 'disconnected'
+where id = 'a2000000-0000-4000-8000-000000000001';
+select throws_ok($$
+    select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
+        '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}]')
+$$, '55000', 'connection a2000000-0000-4000-8000-000000000001 is disconnected',
+'usage for a disconnected connection is refused');
+
+-- =============================================================================
+-- Stored statistics written by older clients (strings, junk) do not break it
+-- =============================================================================
+select tests.clear_authentication();
+update public.agent_mcp_connections
+set usage_stats = '{"totalRequests": "many", "bytesTransferred": 10, "custom": "kept"}'
+where id = 'c2000000-0000-4000-8000-000000000003';
+select tests.authenticate_as('c0000000-0000-4000-8000-000000000003');
+select results_eq($$
+    select record_agent_mcp_connection_usage('c2000000-0000-4000-8000-000000000003',
+        '[{"success": true, "responseTimeMs": 10, "bytesTransferred": 5}]')
+        - 'lastUsed'
+$$, $$ values ('{"totalRequests": 1, "successfulRequests": 1, "failedRequests": 0,
+                 "totalResponseTime": 10, "averageResponseTime": 10.000,
+                 "bytesTransferred": 15, "custom": "kept"}'::jsonb) $$,
+'non-numeric stored counters restart from 0; other keys are kept');
+
+-- =============================================================================
+-- anon and service_role
+-- =============================================================================
+select tests.clear_authentication();
+select tests.authenticate_as_anon();
+select throws_ok($$
+    select record_agent_mcp_connection_usage('b2000000-0000-4000-8000-000000000002',
+        '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}]')
+$$, '42501', 'permission denied for function record_agent_mcp_connection_usage', 'anon cannot record usage');
+
+select tests.clear_authentication();
+select tests.authenticate_as_service_role();
+select results_eq($$
+    select (record_agent_mcp_connection_usage('b2000000-0000-4000-8000-000000000002',
+        '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}]') ->> 'totalRequests')::int
+$$, $$ values (1) $$, 'service_role records usage for any connection');
+
+-- =============================================================================
+-- The function is one UPDATE: no read-modify-write from outside
+-- =============================================================================
+select tests.clear_authentication();
+select ok(
+    (select prosrc ~* 'update public\.agent_mcp_connections' and prosrc !~* 'for update'
+     from pg_proc where oid = 'public.record_agent_mcp_connection_usage(uuid, jsonb)'::regprocedure),
+    'usage is added inside a single UPDATE'
+);
+select is(
+    (select count(*)::int from regexp_matches(
+        (select prosrc from pg_proc where oid = 'public.record_agent_mcp_connection_usage(uuid, jsonb)'::regprocedure),
+        'update public\.', 'gi')),
+    1,
+    'and only one'
+);
+
+select * from finish();
+rollback;
