@@ -1,0 +1,110 @@
+/**
+ * The MCP conversation of a probe, on whatever transport it is given: connect (discovery or
+ * handshake), read the server's identity and capabilities, list its tools page by page, ping
+ * where the era has `ping`, then close the session.
+ */
+import { Client, type Transport, type VersionNegotiationMode } from "@modelcontextprotocol/client";
+import type { ProtocolEra, ServerInfo } from "../schemas/test_result.ts";
+import { TOOL_NAMES_LIMIT } from "../schemas/test_result.ts";
+
+/** How far past the probe's deadline the SDK's own request timeouts are set. */
+const SDK_TIMEOUT_SLACK_MS = 250;
+
+/** What the conversation found; filled in as it goes, so a failure still reports the start. */
+export interface Findings {
+  era: ProtocolEra | null;
+  protocolVersion: string | null;
+  serverInfo: ServerInfo | null;
+  capabilities: string[];
+  tools: string[];
+  toolCount: number | null;
+}
+
+/** How the conversation runs. */
+export interface InspectionOptions {
+  readonly negotiation: VersionNegotiationMode;
+  /** Milliseconds left of the probe's deadline, asked before each request. */
+  readonly remainingMs: () => number;
+  /** Aborts every request. */
+  readonly signal: AbortSignal;
+  /** The most `tools/list` pages to follow. */
+  readonly maxToolPages: number;
+  readonly clientInfo: { readonly name: string; readonly version: string };
+  /** Errors the SDK reports on the side (malformed messages, broken streams). */
+  readonly onTransportError: (error: Error) => void;
+}
+
+/** Empty findings, before anything was learned. */
+export function emptyFindings(): Findings {
+  return {
+    era: null,
+    protocolVersion: null,
+    serverInfo: null,
+    capabilities: [],
+    tools: [],
+    toolCount: null,
+  };
+}
+
+/** A client for one probe conversation, advertising no capabilities of its own. */
+export function createProbeClient(options: InspectionOptions): Client {
+  const client = new Client(
+    { name: options.clientInfo.name, version: options.clientInfo.version },
+    {
+      capabilities: {},
+      versionNegotiation: { mode: options.negotiation },
+      listMaxPages: options.maxToolPages,
+    },
+  );
+  client.onerror = options.onTransportError;
+  return client;
+}
+
+/**
+ * Runs the conversation with `client` over `transport`, writing into `findings` as it learns.
+ * Rejects with the SDK's error; the caller closes the client either way.
+ */
+export async function inspectServer(
+  client: Client,
+  transport: Transport,
+  findings: Findings,
+  options: InspectionOptions,
+): Promise<void> {
+  // The SDK's own timeouts are a backstop a little past the deadline: the deadline (the
+  // signal, and the caller's race) ends a silent server first, with its own message.
+  const requestOptions = () => ({
+    timeout: options.remainingMs() + SDK_TIMEOUT_SLACK_MS,
+    signal: options.signal,
+  });
+
+  await client.connect(transport, requestOptions());
+  findings.era = client.getProtocolEra() ?? null;
+  findings.protocolVersion = client.getNegotiatedProtocolVersion() ?? null;
+  findings.serverInfo = serverInfoOf(client);
+  const capabilities = client.getServerCapabilities() ?? {};
+  findings.capabilities = Object.entries(capabilities)
+    .filter(([, value]) => value !== undefined && value !== null)
+    .map(([name]) => name);
+
+  if (capabilities.tools) {
+    const { tools } = await client.listTools(undefined, {
+      ...requestOptions(),
+      cacheMode: "bypass",
+    });
+    findings.toolCount = tools.length;
+    findings.tools = tools.slice(0, TOOL_NAMES_LIMIT).map((tool) => tool.name);
+  } else {
+    findings.toolCount = 0;
+  }
+  if (findings.era === "legacy") await client.ping(requestOptions());
+}
+
+function serverInfoOf(client: Client): ServerInfo | null {
+  const info = client.getServerVersion();
+  if (info === undefined) return null;
+  return {
+    name: info.name,
+    version: info.version,
+    ...(typeof info.title === "string" ? { title: info.title } : {}),
+  };
+}
