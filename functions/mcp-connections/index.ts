@@ -1,0 +1,24 @@
+/**
+ * Edge function `mcp-connections`: connect agents to MCP servers, test and use the
+ * connections. Deploy with `supabase functions deploy mcp-connections`.
+ */
+import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
+import { loadFunctionEnv } from "../../shared/config/function_env.ts";
+import { createLogger } from "../../shared/http/logger.ts";
+import { networkPolicyFromEnv, probe } from "../../shared/mcp/mod.ts";
+import { createMcpConnectionsApp, FUNCTION_NAME } from "./app.ts";
+
+const env = loadFunctionEnv();
+const app = createMcpConnectionsApp({
+  env,
+  verifyJwt: createJwtVerifier({
+    jwks: env.jwks,
+    secret: env.jwtSecret,
+    jwksUrl: new URL(`${env.supabaseUrl}/auth/v1/.well-known/jwks.json`),
+  }),
+  probe,
+  networkPolicy: networkPolicyFromEnv(),
+  logger: createLogger({ function: FUNCTION_NAME }),
+});
+
+Deno.serve(app.fetch);

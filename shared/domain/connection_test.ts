@@ -1,0 +1,84 @@
+/**
+ * `POST /connections/:id/test`: mark the connection `testing`, probe its MCP server
+ * with the connection's own timeout, retries and headers, store the result and the
+ * new status. Whatever happens in between (the probe fails, throws, or the caller
+ * goes away) the connection does not stay `testing`: a finished probe's result is
+ * stored; a cancelled or crashed one puts the previous status back.
+ */
+import type { SupabaseClient } from "@supabase/supabase-js";
+import { AppError } from "../errors/app_error.ts";
+import type { NetworkPolicy } from "../mcp/network_policy.ts";
+import { ProbeOptionsError } from "../mcp/probe_errors.ts";
+import type { ProbeOptions } from "../mcp/probe_options.ts";
+import type { Connection } from "../schemas/connection.ts";
+import type { ConnectionTestResult } from "../schemas/test_result.ts";
+import { beginConnectionTest, finishConnectionTest } from "./connections.ts";
+
+export type Probe = (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
+
+export interface ConnectionTestDeps {
+  probe: Probe;
+  networkPolicy: NetworkPolicy;
+}
+
+export interface ConnectionTestOutcome {
+  connection: Connection;
+  result: ConnectionTestResult;
+}
+
+/** Tests a connection now. `signal` aborts when the caller goes away. */
+export async function testConnection(
+  db: SupabaseClient,
+  id: string,
+  deps: ConnectionTestDeps,
+  signal?: AbortSignal,
+): Promise<ConnectionTestOutcome> {
+  const start = await beginConnectionTest(db, id);
+  if (start.serverUrl === null) {
+    throw new AppError("mcp_server_unreachable", "The MCP server has no URL to test.");
+  }
+
+  let result: ConnectionTestResult | null = null;
+  let failure: unknown = null;
+  try {
+    result = await deps.probe(start.serverUrl, {
+      ...start.config,
+      networkPolicy: deps.networkPolicy,
+      signal,
+    });
+  } catch (error) {
+    failure = error;
+  }
+
+  // A cancelled test says nothing about the server: put the previous status back.
+  const stored = signal?.aborted || failure !== null ? null : result;
+  const connection = await finishWithOneRetry(db, id, stored, start.restoreStatus);
+
+  if (failure instanceof ProbeOptionsError) {
+    // A URL or config the probe cannot use (written around the API's validation).
+    throw new AppError(
+      "mcp_server_unreachable",
+      `The MCP server cannot be tested with this URL and config: ${failure.message}`,
+      undefined,
+      { cause: failure },
+    );
+  }
+  if (failure !== null) throw failure;
+  return { connection, result: result! };
+}
+
+/** The finishing write is retried once: a transient database error must not leave `testing`. */
+async function finishWithOneRetry(
+  db: SupabaseClient,
+  id: string,
+  result: ConnectionTestResult | null,
+  restoreStatus: "connected" | "disconnected" | "error",
+): Promise<Connection> {
+  try {
+    return await finishConnectionTest(db, id, result, restoreStatus);
+  } catch (error) {
+    if (error instanceof AppError && error.status < 500) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    return await finishConnectionTest(db, id, result, restoreStatus);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Errors as values with codes. Every failure a client can cause or observe is an
+ * `AppError` with a snake_case code and an HTTP status; `shared/http/errors.ts`
+ * renders them as `{"error": {"code", "message", "details"?}}`.
+ */
+
+/** Every error code the API can answer with, its status, and when it is raised. */
+export const ERROR_CODES = {
+  /** The body is not valid JSON. */
+  invalid_json: 400,
+  /** The request does not match its schema (body, path or query); `details.issues` lists why. */
+  invalid_request: 400,
+  /** The pagination cursor was not issued by this API or was altered. */
+  invalid_cursor: 400,
+  /** The database refused a value (a check constraint); nothing was written. */
+  constraint_violation: 400,
+  /** No Authorization header. */
+  missing_authorization: 401,
+  /** Authorization is not `Bearer <token>`. */
+  invalid_authorization: 401,
+  /** The token is malformed, badly signed, or uses an algorithm that is not accepted. */
+  invalid_jwt: 401,
+  /** The token's `exp` has passed. */
+  jwt_expired: 401,
+  /** The token's `nbf` (or `iat`) lies in the future. */
+  jwt_not_yet_valid: 401,
+  /** The token is valid but not a signed-in user's (e.g. the anon or service_role key). */
+  user_jwt_required: 401,
+  /** The caller is signed in but may not do this (e.g. admin routes for non-admins). */
+  forbidden: 403,
+  /** No route answers this method and path. */
+  route_not_found: 404,
+  /** The connection does not exist or belongs to someone else. */
+  connection_not_found: 404,
+  /** The agent does not exist or belongs to someone else. */
+  agent_not_found: 404,
+  /** The MCP server does not exist. */
+  mcp_server_not_found: 404,
+  /** The agent already has an active connection to this server; `details.connectionId` names it. */
+  already_connected: 409,
+  /** The connection is disconnected (soft-deleted): it can be read but not changed, tested or used. */
+  connection_inactive: 409,
+  /** The MCP server has no URL to test. */
+  mcp_server_unreachable: 409,
+  /** The body is larger than the route accepts. */
+  payload_too_large: 413,
+  /** The body is not `application/json`. */
+  unsupported_media_type: 415,
+  /** The database (or PostgREST) is unreachable or overloaded; retry later. */
+  database_unavailable: 503,
+  /** The database did not answer in time. */
+  database_timeout: 504,
+  /** An unexpected failure on our side; it is logged with the request id. */
+  internal_error: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+export type ErrorStatus = (typeof ERROR_CODES)[ErrorCode];
+
+export class AppError extends Error {
+  readonly status: ErrorStatus;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "AppError";
+    this.status = ERROR_CODES[code];
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The function's HTTP surface: CORS, the OpenAPI document, the JWT checks the
+ * function makes itself (in-process with app.request, since the gateway already
+ * refuses bad tokens), request ids and logs.
+ */
+import assert from "node:assert/strict";
+import SwaggerParser from "@apidevtools/swagger-parser";
+import { SignJWT } from "jose";
+import { createJwtVerifier } from "../../../shared/auth/jwt_verifier.ts";
+import { loadFunctionEnv } from "../../../shared/config/function_env.ts";
+import { createLogger } from "../../../shared/http/logger.ts";
+import { probe } from "../../../shared/mcp/probe.ts";
+import type { ErrorBody } from "../../../shared/schemas/responses.ts";
+import { createMcpConnectionsApp } from "../../../functions/mcp-connections/app.ts";
+import { mintUserToken } from "../../../scripts/stack/keys.ts";
+import { LOOPBACK_POLICY } from "../../_support/mcp_servers.ts";
+import { API, call, createUser, openDb, stack } from "../../_support/stack.ts";
+
+function inProcessApp(logLines: string[] = []) {
+  return createMcpConnectionsApp({
+    env: loadFunctionEnv({ SUPABASE_URL: stack.url, SUPABASE_ANON_KEY: stack.anonKey }),
+    verifyJwt: createJwtVerifier({ secret: stack.jwtSecret }),
+    probe,
+    networkPolicy: LOOPBACK_POLICY,
+    logger: createLogger({}, (line) => logLines.push(line)),
+  });
+}
+
+async function requestInProcess(
+  path: string,
+  init: RequestInit = {},
+  logLines: string[] = [],
+): Promise<{ status: number; body: ErrorBody; headers: Headers }> {
+  const response = await inProcessApp(logLines).request(`/mcp-connections${path}`, init);
+  return { status: response.status, body: await response.json(), headers: response.headers };
+}
+
+const secret = new TextEncoder().encode(stack.jwtSecret);
+
+Deno.test("the function checks the JWT itself before any work", async (t) => {
+  const sub = crypto.randomUUID();
+  const now = Math.floor(Date.now() / 1000);
+  const cases: [string, string | undefined, number, string][] = [
+    ["no Authorization header", undefined, 401, "missing_authorization"],
+    ["a Basic header", "Basic dXNlcjpwYXNz", 401, "invalid_authorization"],
+    ["garbage", "Bearer not.a.jwt", 401, "invalid_jwt"],
+    [
+      "alg none",
+      `Bearer ${btoa(JSON.stringify({ alg: "none", typ: "JWT" }))}.${
+        btoa(JSON.stringify({ sub, role: "authenticated" }))
+      }.`,
+      401,
+      "invalid_jwt",
+    ],
+    [
+      "a wrong secret",
+      `Bearer ${await mintUserToken({ sub, secret: "another-secret-that-is-long-enough-123" })}`,
+      401,
+      "invalid_jwt",
+    ],
+    [
+      "an expired token",
+      `Bearer ${await new SignJWT({ sub, role: "authenticated" }).setProtectedHeader({
+        alg: "HS256",
+      })
+        .setExpirationTime(now - 3600).sign(secret)}`,
+      401,
+      "jwt_expired",
+    ],
+    [
+      "a token not valid yet",
+      `Bearer ${await new SignJWT({ sub, role: "authenticated" }).setProtectedHeader({
+        alg: "HS256",
+      })
+        .setNotBefore(now + 3600).setExpirationTime(now + 7200).sign(secret)}`,
+      401,
+      "jwt_not_yet_valid",
+    ],
+    [
+      "HS512",
+      `Bearer ${await new SignJWT({ sub, role: "authenticated" }).setProtectedHeader({
+        alg: "HS512",
+      })
+        .setExpirationTime(now + 60).sign(new TextEncoder().encode(stack.jwtSecret.repeat(3)))}`,
+      401,
+      "invalid_jwt",
+    ],
+    ["the anon key", `Bearer ${stack.anonKey}`, 401, "user_jwt_required"],
+    ["the service_role key", `Bearer ${stack.serviceRoleKey}`, 401, "user_jwt_required"],
+    [
+      "a user token without sub",
+      `Bearer ${await new SignJWT({ role: "authenticated" }).setProtectedHeader({ alg: "HS256" })
+        .setExpirationTime(now + 60).sign(secret)}`,
+      401,
+      "user_jwt_required",
+    ],
+  ];
+  for (const [name, authorization, status, code] of cases) {
+    await t.step(`${name} → ${status} ${code}`, async () => {
+      const headers: Record<string, string> = authorization ? { authorization } : {};
+      const res = await requestInProcess("/connections", { headers });
+      assert.equal(res.status, status);
+      assert.equal(res.body.error.code, code);
+      assert.equal(typeof res.body.error.message, "string");
+    });
+  }
+});
+
+Deno.test("unknown routes answer 404 route_not_found in the error shape", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql);
+  const res = await requestInProcess("/nope", {
+    headers: { authorization: `Bearer ${user.token}` },
+  });
+  assert.equal(res.status, 404);
+  assert.equal(res.body.error.code, "route_not_found");
+});
+
+Deno.test("every request gets one log line with its id, and no secrets", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql);
+  const lines: string[] = [];
+  const res = await requestInProcess("/stats", {
+    headers: { authorization: `Bearer ${user.token}`, "x-request-id": "req-123" },
+  }, lines);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-request-id"), "req-123");
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]!);
+  assert.equal(line.requestId, "req-123");
+  assert.equal(line.method, "GET");
+  assert.equal(line.route, "/mcp-connections/stats");
+  assert.equal(line.status, 200);
+  assert.equal(typeof line.durationMs, "number");
+  assert.equal(line.userId, user.id);
+  assert.ok(!lines[0]!.includes(user.token), "the token is never logged");
+
+  const generated = await requestInProcess("/stats", {
+    headers: { authorization: `Bearer ${user.token}`, "x-request-id": "bad id with spaces" },
+  });
+  assert.match(generated.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+});
+
+Deno.test("CORS lets a browser app call the API", async (t) => {
+  await t.step(
+    "a preflight answers 204 with the allowed methods and headers, without a token",
+    async () => {
+      const res = await call(`${API}/connections`, {
+        method: "OPTIONS",
+        headers: {
+          origin: "http://localhost:3000",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization, x-client-info, apikey, content-type",
+        },
+      });
+      assert.equal(res.status, 204);
+      assert.equal(res.headers.get("access-control-allow-origin"), "*");
+      const allowed = res.headers.get("access-control-allow-headers")?.toLowerCase() ?? "";
+      for (const header of ["authorization", "x-client-info", "apikey", "content-type"]) {
+        assert.ok(allowed.includes(header), header);
+      }
+      assert.match(res.headers.get("access-control-allow-methods") ?? "", /PATCH/);
+    },
+  );
+
+  await t.step("responses carry Access-Control-Allow-Origin", async () => {
+    await using sql = openDb();
+    const user = await createUser(sql);
+    const res = await call(`${API}/stats`, {
+      headers: { origin: "http://localhost:3000", authorization: `Bearer ${user.token}` },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+    assert.match(res.headers.get("access-control-expose-headers") ?? "", /x-request-id/i);
+  });
+});
+
+Deno.test("GET /openapi.json is a valid OpenAPI 3.1 document of every route", async () => {
+  // The gateway verifies JWTs for this function, so even the document needs one: the anon key.
+  const res = await call<Record<string, unknown>>(`${API}/openapi.json`, {
+    headers: { authorization: `Bearer ${stack.anonKey}` },
+  });
+  assert.equal(res.status, 200);
+  const doc = res.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
+  assert.equal(doc.openapi, "3.1.0");
+  await SwaggerParser.validate(structuredClone(doc) as never);
+  const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+    Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`)
+  ).sort();
+  assert.deepEqual(routes, [
+    "DELETE /mcp-connections/connections/{id}",
+    "GET /mcp-connections/admin/connections",
+    "GET /mcp-connections/admin/stats",
+    "GET /mcp-connections/connections",
+    "GET /mcp-connections/connections/{id}",
+    "GET /mcp-connections/stats",
+    "PATCH /mcp-connections/connections/{id}",
+    "POST /mcp-connections/connections",
+    "POST /mcp-connections/connections/{id}/test",
+    "POST /mcp-connections/connections/{id}/usage",
+  ]);
+});

@@ -1,0 +1,192 @@
+/**
+ * POST /connections/:id/test against real MCP servers started by the test, through
+ * the gateway (and once in-process, to cancel a running test).
+ */
+import assert from "node:assert/strict";
+import { createJwtVerifier } from "../../../shared/auth/jwt_verifier.ts";
+import { loadFunctionEnv } from "../../../shared/config/function_env.ts";
+import { createLogger } from "../../../shared/http/logger.ts";
+import { probe } from "../../../shared/mcp/probe.ts";
+import type { Connection } from "../../../shared/schemas/connection.ts";
+import type { ErrorBody, TestConnectionResponse } from "../../../shared/schemas/responses.ts";
+import { ConnectionTestResult } from "../../../shared/schemas/test_result.ts";
+import { createMcpConnectionsApp } from "../../../functions/mcp-connections/app.ts";
+import {
+  LOOPBACK_POLICY,
+  startFaultServer,
+  startHandshakeServer,
+  startModernServer,
+} from "../../_support/mcp_servers.ts";
+import { api, createAgent, createServer, createUser, openDb, stack } from "../../_support/stack.ts";
+
+async function connect(
+  token: string,
+  agentId: string,
+  serverId: string,
+  config: Record<string, unknown> = {},
+) {
+  const res = await api<Connection>("POST", "/connections", {
+    token,
+    body: { agentId, mcpServerInstanceId: serverId, config },
+  });
+  assert.equal(res.status, 201);
+  return res.body.id;
+}
+
+Deno.test("POST /connections/:id/test", async (t) => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "tester" });
+
+  await t.step("runs a real MCP handshake and stores the result: connected", async () => {
+    await using server = await startModernServer({ tools: 3 });
+    const serverId = await createServer(sql, server.url, "Modern");
+    const id = await connect(user.token, user.agentId, serverId, {
+      timeout: 5000,
+      customHeaders: { "X-Api-Key": "secret-1" },
+    });
+    const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
+      token: user.token,
+    });
+    assert.equal(res.status, 200);
+    const result = ConnectionTestResult.parse(res.body.result);
+    assert.equal(result.success, true);
+    assert.equal(result.error, null);
+    assert.equal(result.era, "modern");
+    assert.equal(result.transport, "streamable-http");
+    assert.equal(result.toolCount, 3);
+    assert.ok(result.capabilities.includes("tools"));
+    assert.equal(res.body.connection.connectionStatus, "connected");
+    assert.deepEqual(res.body.connection.connectionTestResult, res.body.result);
+    const [row] =
+      await sql`select connection_status, connection_test_result from agent_mcp_connections where id = ${id}`;
+    assert.equal(row!.connection_status, "connected");
+    assert.deepEqual(row!.connection_test_result, res.body.result);
+    assert.ok(server.requests.length > 0);
+    assert.ok(
+      server.requests.every((r) => r.headers["x-api-key"] === "secret-1"),
+      "custom headers on every request",
+    );
+  });
+
+  await t.step("speaks the handshake era too", async () => {
+    await using server = await startHandshakeServer({ tools: 2 });
+    const serverId = await createServer(sql, server.url, "Handshake");
+    const id = await connect(user.token, user.agentId, serverId, { timeout: 5000 });
+    const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
+      token: user.token,
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.result.success, true);
+    assert.equal(res.body.result.era, "legacy");
+    assert.equal(res.body.result.toolCount, 2);
+  });
+
+  await t.step(
+    "a dead port is a 200 with a classified failure, and the status becomes error",
+    async () => {
+      await using dead = await startFaultServer("refused");
+      const serverId = await createServer(sql, dead.url, "Dead");
+      const id = await connect(user.token, user.agentId, serverId, {
+        timeout: 2000,
+        retryAttempts: 0,
+      });
+      const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
+        token: user.token,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.result.success, false);
+      assert.equal(res.body.result.error?.class, "refused");
+      assert.equal(res.body.connection.connectionStatus, "error");
+    },
+  );
+
+  await t.step(
+    "a hanging server costs the connection's timeout, and the row does not stay testing",
+    async () => {
+      await using hang = await startFaultServer("hang");
+      const serverId = await createServer(sql, hang.url, "Hang");
+      const id = await connect(user.token, user.agentId, serverId, {
+        timeout: 800,
+        retryAttempts: 0,
+      });
+      const started = performance.now();
+      const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
+        token: user.token,
+      });
+      const elapsed = performance.now() - started;
+      assert.equal(res.status, 200);
+      assert.equal(res.body.result.error?.class, "timeout");
+      assert.ok(elapsed >= 700 && elapsed < 3000, `took ${elapsed} ms`);
+      const [row] = await sql`select connection_status from agent_mcp_connections where id = ${id}`;
+      assert.equal(row!.connection_status, "error");
+    },
+  );
+
+  await t.step(
+    "answers 409 mcp_server_unreachable when the server has no URL, changing nothing",
+    async () => {
+      const [server] =
+        await sql`insert into account_tool_instances (instance_name_on_toolbox) values ('No URL') returning id`;
+      const agentId = await createAgent(sql, user.id);
+      const id = await connect(user.token, agentId, server!.id);
+      const res = await api<ErrorBody>("POST", `/connections/${id}/test`, { token: user.token });
+      assert.equal(res.status, 409);
+      assert.equal(res.body.error.code, "mcp_server_unreachable");
+      const [row] = await sql`select connection_status from agent_mcp_connections where id = ${id}`;
+      assert.equal(row!.connection_status, "disconnected");
+    },
+  );
+
+  await t.step("answers 404 for an unknown connection", async () => {
+    const res = await api<ErrorBody>("POST", `/connections/${crypto.randomUUID()}/test`, {
+      token: user.token,
+    });
+    assert.equal(res.status, 404);
+  });
+});
+
+Deno.test("POST /connections/:id/test cancelled by the caller puts the previous status back", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "canceller" });
+  await using hang = await startFaultServer("hang");
+  const serverId = await createServer(sql, hang.url, "Hang for cancel");
+  const id = await connect(user.token, user.agentId, serverId, {
+    timeout: 10_000,
+    retryAttempts: 0,
+  });
+  await sql`update agent_mcp_connections set connection_status = 'connected' where id = ${id}`;
+
+  const env = loadFunctionEnv({
+    SUPABASE_URL: stack.url,
+    SUPABASE_ANON_KEY: stack.anonKey,
+    JWT_SECRET: stack.jwtSecret,
+  });
+  const app = createMcpConnectionsApp({
+    env,
+    verifyJwt: createJwtVerifier({ secret: stack.jwtSecret }),
+    probe,
+    networkPolicy: LOOPBACK_POLICY,
+    logger: createLogger({}, () => {}),
+  });
+  const controller = new AbortController();
+  const pending = Promise.resolve(app.request(`/mcp-connections/connections/${id}/test`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${user.token}` },
+    signal: controller.signal,
+  }));
+  // Wait until the test is running, then go away.
+  for (let i = 0; i < 100; i++) {
+    const [row] = await sql`select connection_status from agent_mcp_connections where id = ${id}`;
+    if (row!.connection_status === "testing") break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const started = performance.now();
+  controller.abort();
+  const response = await pending.catch(() => null);
+  await response?.body?.cancel();
+  assert.ok(performance.now() - started < 3000, "the cancelled test ends promptly");
+  const [row] =
+    await sql`select connection_status, connection_test_result from agent_mcp_connections where id = ${id}`;
+  assert.equal(row!.connection_status, "connected");
+  assert.equal(row!.connection_test_result, null);
+});
