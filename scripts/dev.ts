@@ -4,6 +4,8 @@
  * and prints the URL, the keys, a demo user's JWT and a request to try.
  * Ctrl-C stops everything; the data stays in .stack/ for the next start.
  */
+import { parseArgs } from "node:util";
+import { scheduleHealthChecks } from "./stack/health_check_scheduler.ts";
 import { mintUserToken } from "./stack/keys.ts";
 import { startStack } from "./stack/stack.ts";
 
@@ -13,11 +15,31 @@ const DEMO_CONNECTION_ID = "77777777-7777-4777-8777-777777777777";
 // deno-lint-ignore no-console
 const say = (line = "") => console.log(line);
 
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    "no-watch": { type: "boolean", default: false },
+    "no-health-check": { type: "boolean", default: false },
+    "health-check-interval": { type: "string", default: "300" },
+  },
+});
+const healthCheckInterval = Number(flags["health-check-interval"]);
+if (!Number.isInteger(healthCheckInterval) || healthCheckInterval < 5) {
+  say("--health-check-interval must be a whole number of seconds, at least 5");
+  Deno.exit(2);
+}
+
 const started = performance.now();
 const stack = await startStack({
   logs: "terminal",
-  watch: !Deno.args.includes("--no-watch"),
+  watch: !flags["no-watch"],
   onProgress: (message) => say(`  ${message}`),
+});
+const scheduler = flags["no-health-check"] ? null : scheduleHealthChecks({
+  url: stack.url,
+  serviceRoleKey: stack.keys.serviceRoleKey,
+  intervalSeconds: healthCheckInterval,
+  report: (line) => say(`[scheduler] ${line}`),
 });
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 
@@ -54,6 +76,11 @@ say(
 say(
   `  curl -s -X POST ${stack.url}/functions/v1/mcp-connections/connections/${DEMO_CONNECTION_ID}/test -H "Authorization: Bearer $JWT"`,
 );
+say(
+  scheduler
+    ? `The health check runs every ${healthCheckInterval} s (--health-check-interval=<s>, --no-health-check).`
+    : "The scheduled health check is off (--no-health-check).",
+);
 say();
 say("Ctrl-C stops the stack; data is kept in .stack/.");
 
@@ -62,6 +89,7 @@ const shutdown = async () => {
   if (stopping) return;
   stopping = true;
   say("\nstopping...");
+  scheduler?.stop();
   await stack.stop();
   Deno.exit(0);
 };

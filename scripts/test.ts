@@ -132,6 +132,7 @@ try {
     demoMcpPort: 0,
     ephemeral: true,
     logs: "files",
+    functionEnv: { HEALTH_CHECK_SECRET: crypto.randomUUID() + crypto.randomUUID() },
   });
   say(`test stack ready in ${((performance.now() - started) / 1000).toFixed(1)} s at ${stack.url}`);
   const dbOk = only === "deno" ? true : await runPgTap(stack);

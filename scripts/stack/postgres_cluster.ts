@@ -15,6 +15,8 @@ export interface ClusterOptions {
   password: string;
   /** Trade durability for speed (throw-away test clusters). */
   ephemeral?: boolean;
+  /** More server settings, `name=value` (e.g. for benchmarks: pg_stat_statements). */
+  settings?: string[];
 }
 
 /** Finds the folder of initdb/pg_ctl/postgres: $PG_BIN, PATH, then the newest of /usr/lib/postgresql/<n>/bin. */
@@ -133,6 +135,7 @@ export class PostgresCluster {
       ...(this.options.ephemeral
         ? [`-c fsync=off`, `-c synchronous_commit=off`, `-c full_page_writes=off`]
         : []),
+      ...(this.options.settings ?? []).map((setting) => `-c ${setting}`),
     ].join(" ");
     await this.#pg([
       join(this.bin, "pg_ctl"),

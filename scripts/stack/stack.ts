@@ -40,6 +40,10 @@ export interface StackOptions {
   demoMcpPort?: number | null;
   /** Throw-away cluster: no fsync. */
   ephemeral?: boolean;
+  /** More PostgreSQL settings, `name=value`. */
+  postgresSettings?: string[];
+  /** Run supabase/seed.sql (default true; benchmarks fill their own data). */
+  seed?: boolean;
   /** Function and PostgREST output: to the terminal (dev) or to files in stateDir/logs. */
   logs?: "terminal" | "files";
   /** Restart a function when its code changes (dev). */
@@ -59,6 +63,8 @@ export interface RunningStack {
   dbUrl: string;
   keys: ApiKeys;
   demoMcpServerUrl: string | null;
+  /** The environment every function got, beyond what Supabase injects (e.g. HEALTH_CHECK_SECRET). */
+  functionEnv: Record<string, string>;
   /** Migration versions this start applied. */
   appliedMigrations: string[];
   /** Whether this start created the database cluster. */
@@ -170,6 +176,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       port: dbPort,
       password: DB_PASSWORD,
       ephemeral: options.ephemeral,
+      settings: options.postgresSettings,
     });
     const createdCluster = await cluster.ensureCreated();
     if (createdCluster) progress(`created a database cluster in ${cluster.dataDir}`);
@@ -192,7 +199,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         ? `applied ${appliedMigrations.length} migration(s): ${appliedMigrations.join(", ")}`
         : "migrations up to date",
     );
-    const seeded = await applySeeds(sql, config.seeds);
+    const seeded = options.seed === false ? [] : await applySeeds(sql, config.seeds);
     if (seeded.length) progress(`seeded ${seeded.join(", ")}`);
 
     // --- Demo MCP server ------------------------------------------------------
@@ -286,6 +293,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       dbUrl,
       keys,
       demoMcpServerUrl: demo?.url ?? null,
+      functionEnv: { ...options.functionEnv },
       appliedMigrations,
       createdCluster,
       cluster: runningCluster,

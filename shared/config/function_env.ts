@@ -50,6 +50,8 @@ export interface FunctionEnv {
   publicApiKey: string;
   /** The service role key or the default secret key, when the function has one. */
   serviceApiKey?: string;
+  /** Every key that grants service access: the service role key and all secret keys. */
+  serviceKeys: string[];
   jwks?: JSONWebKeySet;
   jwtSecret?: string;
   corsOrigins: string[] | "*";
@@ -74,6 +76,10 @@ export function loadFunctionEnv(env: Record<string, string> = Deno.env.toObject(
     supabaseUrl: e.SUPABASE_URL.replace(/\/+$/, ""),
     publicApiKey,
     serviceApiKey: e.SUPABASE_SERVICE_ROLE_KEY ?? e.SUPABASE_SECRET_KEYS?.["default"],
+    serviceKeys: [
+      ...(e.SUPABASE_SERVICE_ROLE_KEY ? [e.SUPABASE_SERVICE_ROLE_KEY] : []),
+      ...Object.values(e.SUPABASE_SECRET_KEYS ?? {}),
+    ],
     jwks: e.SUPABASE_JWKS,
     jwtSecret: e.JWT_SECRET,
     corsOrigins: origins.length === 0 || origins.includes("*") ? "*" : origins,

@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   forbidden: 403,
   /** No route answers this method and path. */
   route_not_found: 404,
+  /** The route exists but not for this method. */
+  method_not_allowed: 405,
   /** The connection does not exist or belongs to someone else. */
   connection_not_found: 404,
   /** The agent does not exist or belongs to someone else. */
@@ -42,6 +44,10 @@ export const ERROR_CODES = {
   connection_inactive: 409,
   /** The MCP server has no URL to test. */
   mcp_server_unreachable: 409,
+  /** Another health check run holds the lease; `details.retryAfterSeconds` says when it expires at the latest. */
+  run_in_progress: 409,
+  /** This health check run ended or a newer run started before it could write; nothing was written. */
+  run_superseded: 409,
   /** The body is larger than the route accepts. */
   payload_too_large: 413,
   /** The body is not `application/json`. */

@@ -18,6 +18,7 @@ const StackEnv = z.object({
   STACK_PUBLISHABLE_KEY: z.string().min(1),
   STACK_SECRET_KEY: z.string().min(1),
   STACK_DEMO_MCP_URL: z.string(),
+  STACK_HEALTH_CHECK_SECRET: z.string(),
 });
 
 function loadStackEnv() {
@@ -39,6 +40,7 @@ function loadStackEnv() {
     publishableKey: e.STACK_PUBLISHABLE_KEY,
     secretKey: e.STACK_SECRET_KEY,
     demoMcpUrl: e.STACK_DEMO_MCP_URL,
+    healthCheckSecret: e.STACK_HEALTH_CHECK_SECRET,
   };
 }
 

@@ -1,0 +1,91 @@
+/**
+ * The mcp-health-check function's Hono app: `POST /mcp-health-check` with the
+ * service role key (or the cron secret) runs one health check of every active
+ * connection and answers with the run's summary.
+ */
+import type { SupabaseClient } from "@supabase/supabase-js";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import {
+  authorizeServiceCaller,
+  type ServiceCallerSettings,
+} from "../../shared/auth/service_caller.ts";
+import { AppError } from "../../shared/errors/app_error.ts";
+import { errorResponse, toAppError } from "../../shared/http/errors.ts";
+import { describeError, type Logger } from "../../shared/http/logger.ts";
+import { requestLog, type RequestLogVariables } from "../../shared/http/request_log.ts";
+import { describeIssues } from "../../shared/http/validation.ts";
+import { runHealthCheck } from "../../shared/health/run_health_check.ts";
+import type { ProbeOptions } from "../../shared/mcp/probe_options.ts";
+import { HealthCheckRequest } from "../../shared/schemas/health_check.ts";
+import type { ConnectionTestResult } from "../../shared/schemas/test_result.ts";
+
+export const FUNCTION_NAME = "mcp-health-check";
+const MAX_BODY_BYTES = 512 * 1024;
+
+export interface HealthCheckAppDeps {
+  auth: ServiceCallerSettings;
+  db: SupabaseClient;
+  probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
+  logger: Logger;
+}
+
+async function readOptions(request: Request): Promise<HealthCheckRequest> {
+  const text = await request.text();
+  if (text.trim() === "") return HealthCheckRequest.parse({});
+  const type = request.headers.get("content-type") ?? "application/json";
+  if (!/^application\/([\w.+-]*\+)?json\b/i.test(type)) {
+    throw new AppError("unsupported_media_type", "Send the options as application/json.");
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new AppError("invalid_json", "The request body is not valid JSON.");
+  }
+  const parsed = HealthCheckRequest.safeParse(body);
+  if (!parsed.success) {
+    throw new AppError("invalid_request", "The health check options are invalid.", {
+      issues: describeIssues(parsed.error),
+    });
+  }
+  return parsed.data;
+}
+
+export function createHealthCheckApp(
+  deps: HealthCheckAppDeps,
+): Hono<{ Variables: RequestLogVariables }> {
+  const app = new Hono<{ Variables: RequestLogVariables }>().basePath(`/${FUNCTION_NAME}`);
+  app.use(requestLog(deps.logger));
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new AppError("payload_too_large", `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+    },
+  }));
+
+  app.post("/", async (c) => {
+    await authorizeServiceCaller(c.req.raw.headers, deps.auth);
+    const options = await readOptions(c.req.raw);
+    return c.json(await runHealthCheck(options, deps), 200);
+  });
+  app.all("/", () => {
+    throw new AppError("method_not_allowed", "Use POST to run a health check.");
+  });
+
+  app.notFound((c) =>
+    errorResponse(c, new AppError("route_not_found", "No route matches this request."))
+  );
+  app.onError((error, c) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) {
+      deps.logger.error("health check failed", {
+        requestId: c.get("requestId"),
+        ...describeError(appError),
+      });
+    }
+    if (appError.code === "method_not_allowed") c.header("allow", "POST");
+    return errorResponse(c, appError);
+  });
+  return app;
+}

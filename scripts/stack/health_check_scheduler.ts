@@ -1,0 +1,38 @@
+/**
+ * The local stack's stand-in for pg_cron + pg_net: every `intervalSeconds` it makes
+ * the same HTTP call the deployed schedule makes (POST /functions/v1/mcp-health-check
+ * with the service role key) and reports the summary. A run still going when the
+ * next is due is not doubled: the function's run lease refuses it (409).
+ */
+export interface HealthCheckScheduler {
+  stop(): void;
+}
+
+export function scheduleHealthChecks(options: {
+  url: string;
+  serviceRoleKey: string;
+  intervalSeconds: number;
+  report: (line: string) => void;
+}): HealthCheckScheduler {
+  const endpoint = `${options.url}/functions/v1/mcp-health-check`;
+  const runOnce = async () => {
+    try {
+      const response = await fetch(endpoint, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${options.serviceRoleKey}`,
+          "content-type": "application/json",
+        },
+        body: "{}",
+      });
+      const body = await response.text();
+      options.report(`health check: ${response.status} ${body}`);
+    } catch (error) {
+      options.report(
+        `health check: not reachable (${error instanceof Error ? error.message : error})`,
+      );
+    }
+  };
+  const timer = setInterval(runOnce, options.intervalSeconds * 1000);
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,100 @@
+/**
+ * Probes many targets with bounded concurrency, overall and per origin, inside a
+ * wall-clock budget. A probe starts only when its own timeout still fits in the
+ * budget (otherwise the target is skipped, never reported as a false timeout), so
+ * a hanging server costs its timeout and the whole pool ends within the budget.
+ */
+import { ProbeOptionsError } from "../mcp/probe_errors.ts";
+import type { ProbeOptions } from "../mcp/probe_options.ts";
+import type { ConnectionTestResult } from "../schemas/test_result.ts";
+import { CONNECTION_CONFIG_DEFAULTS } from "../schemas/connection_config.ts";
+import { Semaphore } from "./semaphore.ts";
+
+export interface ProbeTarget {
+  serverId: string;
+  targetKey: string;
+  url: string | null;
+  /** timeout, retryAttempts, customHeaders of the connections sharing this target. */
+  probeConfig: Pick<ProbeOptions, "timeout" | "retryAttempts" | "customHeaders">;
+  connections: number;
+}
+
+export type TargetOutcome =
+  | { target: ProbeTarget; status: "probed"; result: ConnectionTestResult }
+  | { target: ProbeTarget; status: "skipped"; reason: "no_url" | "bad_target" | "budget" };
+
+export interface ProbePoolOptions {
+  concurrency: number;
+  perHostConcurrency: number;
+  budgetMs: number;
+  /** Probes one target (the real probe with the network policy bound in). */
+  probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
+  /** Milliseconds kept free at the end of the budget. */
+  marginMs?: number;
+  now?: () => number;
+}
+
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
+export async function probeAll(
+  targets: ProbeTarget[],
+  options: ProbePoolOptions,
+): Promise<TargetOutcome[]> {
+  const now = options.now ?? (() => performance.now());
+  const deadline = now() + options.budgetMs - (options.marginMs ?? 250);
+  const global = new Semaphore(options.concurrency);
+  const perHost = new Map<string, Semaphore>();
+  const hostSlots = (origin: string) => {
+    let semaphore = perHost.get(origin);
+    if (!semaphore) perHost.set(origin, semaphore = new Semaphore(options.perHostConcurrency));
+    return semaphore;
+  };
+  // Nothing the pool starts may outlive the budget, whatever a probe does.
+  const budget = new AbortController();
+  const budgetTimer = setTimeout(() => budget.abort(), options.budgetMs);
+
+  const runOne = async (target: ProbeTarget): Promise<TargetOutcome> => {
+    if (target.url === null) return { target, status: "skipped", reason: "no_url" };
+    const origin = originOf(target.url);
+    if (origin === null) return { target, status: "skipped", reason: "bad_target" };
+    const host = hostSlots(origin);
+    // Per-origin slot first, so a busy origin never holds a global slot while it waits.
+    await host.acquire();
+    try {
+      await global.acquire();
+      try {
+        const timeout = target.probeConfig.timeout ?? CONNECTION_CONFIG_DEFAULTS.timeout;
+        if (now() + timeout > deadline) return { target, status: "skipped", reason: "budget" };
+        try {
+          const result = await options.probe(target.url, {
+            ...target.probeConfig,
+            signal: budget.signal,
+          });
+          return { target, status: "probed", result };
+        } catch (error) {
+          // A stored URL or header the probe refuses: nothing to learn about the server.
+          if (error instanceof ProbeOptionsError) {
+            return { target, status: "skipped", reason: "bad_target" };
+          }
+          throw error;
+        }
+      } finally {
+        global.release();
+      }
+    } finally {
+      host.release();
+    }
+  };
+
+  try {
+    return await Promise.all(targets.map(runOne));
+  } finally {
+    clearTimeout(budgetTimer);
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * The scheduled health check against the real stack and real MCP servers started
+ * by the test. Each run is limited to the test's own servers (serverIds), so other
+ * tests' connections are never touched.
+ */
+import assert from "node:assert/strict";
+import type postgres from "postgres";
+import type { HealthCheckSummary } from "../../../shared/schemas/health_check.ts";
+import type { ErrorBody } from "../../../shared/schemas/responses.ts";
+import { startFaultServer, startModernServer } from "../../_support/mcp_servers.ts";
+import {
+  call,
+  createAgent,
+  createServer,
+  createUser,
+  openDb,
+  stack,
+  type TestUser,
+} from "../../_support/stack.ts";
+
+const ENDPOINT = `${stack.url}/functions/v1/mcp-health-check`;
+
+function runHealthCheck(body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return call<HealthCheckSummary & ErrorBody>(ENDPOINT, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${stack.serviceRoleKey}`,
+      "content-type": "application/json",
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+async function connect(
+  sql: postgres.Sql,
+  user: TestUser,
+  serverId: string,
+  config: Record<string, unknown>,
+  agentId?: string,
+): Promise<string> {
+  const [row] = await sql<[{ id: string }]>`
+    insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by, connection_config)
+    values (${agentId ?? user.agentId}, ${serverId}, ${user.id}, ${sql.json(config as never)})
+    returning id
+  `;
+  return row.id;
+}
+
+/** How many times a server was asked to start a session (discover or initialize). */
+function probesSeen(server: { requests: readonly { rpcMethods?: readonly string[] }[] }): number {
+  return server.requests.filter((r) =>
+    r.rpcMethods?.some((m) => m === "server/discover" || m === "initialize")
+  ).length;
+}
+
+Deno.test("mcp-health-check probes each target once and writes every connection's result", async () => {
+  await using sql = openDb();
+  await using server = await startModernServer({ tools: 2 });
+  const serverId = await createServer(sql, server.url, "Shared server");
+  const users = await Promise.all(
+    [1, 2, 3].map((i) => createUser(sql, { label: `hc-shared-${i}` })),
+  );
+  const shared = await Promise.all(users.map((u) => connect(sql, u, serverId, { timeout: 3000 })));
+  const withKey = await connect(sql, users[0]!, serverId, {
+    timeout: 3000,
+    customHeaders: { "X-Key": "k" },
+  }, await createAgent(sql, users[0]!.id));
+
+  const res = await runHealthCheck({ serverIds: [serverId] });
+  assert.equal(res.status, 200);
+  assert.equal(res.body.connections, 4);
+  assert.equal(res.body.servers, 1);
+  assert.equal(res.body.targets, 2, "the custom header makes a second target");
+  assert.equal(res.body.probed, 2);
+  assert.equal(res.body.healthy, 2);
+  assert.equal(res.body.skipped, 0);
+  assert.ok(res.body.runId);
+  assert.equal(probesSeen(server), 2, "one probe per target, not per connection");
+  assert.ok(
+    server.requests.some((r) => r.headers["x-key"] === "k"),
+    "the target's own headers are sent",
+  );
+
+  const rows =
+    await sql`select id, connection_status, connection_test_result from agent_mcp_connections
+    where id = any(${sql.array([...shared, withKey])}::uuid[])`;
+  assert.equal(rows.length, 4);
+  for (const row of rows) {
+    assert.equal(row.connection_status, "connected");
+    assert.equal(row.connection_test_result.success, true);
+    assert.equal(row.connection_test_result.toolCount, 2);
+  }
+  const history = await sql`select count(*)::int as n from mcp_health_checks where run_id = ${res
+    .body.runId!}`;
+  assert.equal(history[0]!.n, 2, "one history row per target and run");
+});
+
+Deno.test("a hanging server costs its own timeout, not the run's", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "hc-hang" });
+  await using hang = await startFaultServer("hang");
+  const healthyServers = await Promise.all([1, 2, 3].map(() => startModernServer()));
+  try {
+    const hangId = await createServer(sql, hang.url, "Hanging");
+    const ids = [hangId];
+    await connect(sql, user, hangId, { timeout: 1000, retryAttempts: 0 });
+    for (const server of healthyServers) {
+      const id = await createServer(sql, server.url, "Healthy");
+      ids.push(id);
+      await connect(sql, user, id, { timeout: 1000 }, await createAgent(sql, user.id));
+    }
+    const started = performance.now();
+    const res = await runHealthCheck({ serverIds: ids });
+    const elapsed = performance.now() - started;
+    assert.equal(res.status, 200);
+    assert.equal(res.body.healthy, 3);
+    assert.equal(res.body.unhealthy, 1);
+    assert.ok(
+      elapsed >= 900 && elapsed < 1000 + 1500,
+      `run took ${elapsed} ms for a 1000 ms timeout`,
+    );
+  } finally {
+    await Promise.all(healthyServers.map((s) => s.close()));
+  }
+});
+
+Deno.test("status turns error only after the failure threshold, and back at the first success", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "hc-threshold" });
+  await using dead = await startFaultServer("refused");
+  await using alive = await startModernServer();
+  const serverId = await createServer(sql, dead.url, "Flaky");
+  const id = await connect(sql, user, serverId, { timeout: 1000, retryAttempts: 0 });
+  await sql`update agent_mcp_connections set connection_status = 'connected' where id = ${id}`;
+  const state = async () =>
+    (await sql`select c.connection_status, h.consecutive_failures, h.last_error_class, h.last_status_change_at
+      from agent_mcp_connections c left join agent_mcp_connection_health h on h.connection_id = c.id
+      where c.id = ${id}`)[0]!;
+
+  for (const expected of [1, 2]) {
+    const res = await runHealthCheck({ serverIds: [serverId], failureThreshold: 3 });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.unhealthy, 1);
+    const s = await state();
+    assert.equal(s.connection_status, "connected", `still connected after ${expected} failure(s)`);
+    assert.equal(s.consecutive_failures, expected);
+    assert.equal(s.last_error_class, "refused");
+  }
+  const third = await runHealthCheck({ serverIds: [serverId], failureThreshold: 3 });
+  assert.equal(third.body.becameUnhealthy, 1);
+  const failed = await state();
+  assert.equal(failed.connection_status, "error");
+  assert.ok(failed.last_status_change_at);
+
+  await sql`update account_tool_instances set mcp_server_url = ${alive.url} where id = ${serverId}`;
+  const recovered = await runHealthCheck({ serverIds: [serverId], failureThreshold: 3 });
+  assert.equal(recovered.body.becameHealthy, 1);
+  const s = await state();
+  assert.equal(s.connection_status, "connected");
+  assert.equal(s.consecutive_failures, 0);
+  assert.ok(s.last_status_change_at > failed.last_status_change_at);
+});
+
+Deno.test("the health views give uptime and latency percentiles, to each user for their own connections", async () => {
+  await using sql = openDb();
+  const owner = await createUser(sql, { label: "hc-views" });
+  const other = await createUser(sql, { label: "hc-views-other" });
+  const serverId = await createServer(sql, "http://127.0.0.1:9/mcp", "Views server");
+  const id = await connect(sql, owner, serverId, { timeout: 2000 });
+  const config = sql.json({ timeout: 2000 });
+  const [{ key }] = await sql<[{ key: string }]>`select probe_target_key(${config}) as key`;
+  const [run] = await sql`insert into mcp_health_check_runs (lease_expires_at, finished_at)
+    values (now() + interval '1 minute', now()) returning id`;
+  // Last 24 h: 8 successes at 10..80 ms and 2 failures; three days ago: 10 successes.
+  await sql`
+    insert into mcp_health_checks
+      (run_id, mcp_server_instance_id, target_key, checked_at, success, latency_ms, error_class)
+    select ${run!.id}::uuid, ${serverId}::uuid, ${key}, checked_at, success, latency, error_class
+    from (
+      select now() - make_interval(mins => i), true, i * 10, null from generate_series(1, 8) as i
+      union all
+      select now() - make_interval(mins => 30 + i), false, null, 'timeout' from generate_series(1, 2) as i
+      union all
+      select now() - interval '3 days' - make_interval(mins => i), true, 500, null
+      from generate_series(1, 10) as i
+    ) as checks (checked_at, success, latency, error_class)
+  `;
+
+  const asOwner = await call<Record<string, unknown>[]>(
+    `${stack.url}/rest/v1/agent_mcp_connection_health_summary?connection_id=eq.${id}`,
+    { headers: { apikey: stack.anonKey, authorization: `Bearer ${owner.token}` } },
+  );
+  assert.equal(asOwner.status, 200);
+  const summary = asOwner.body[0]!;
+  assert.equal(summary.checks_24h, 10);
+  assert.equal(summary.checks_7d, 20);
+  assert.equal(Number(summary.uptime_24h), 0.8);
+  assert.equal(Number(summary.uptime_7d), 0.9);
+  assert.equal(summary.latency_p50_ms, 45);
+  assert.ok(Math.abs((summary.latency_p95_ms as number) - 76.5) < 1e-9);
+  assert.ok(Math.abs((summary.latency_p99_ms as number) - 79.3) < 1e-9);
+
+  const checks = await call<unknown[]>(
+    `${stack.url}/rest/v1/mcp_health_checks?mcp_server_instance_id=eq.${serverId}&select=id`,
+    { headers: { apikey: stack.anonKey, authorization: `Bearer ${owner.token}` } },
+  );
+  assert.equal(checks.body.length, 20, "the owner reads the history of their connection's target");
+
+  for (
+    const path of [
+      `agent_mcp_connection_health_summary?connection_id=eq.${id}`,
+      `mcp_health_checks?mcp_server_instance_id=eq.${serverId}&select=id`,
+      `agent_mcp_connection_health?connection_id=eq.${id}`,
+    ]
+  ) {
+    const res = await call<unknown[]>(`${stack.url}/rest/v1/${path}`, {
+      headers: { apikey: stack.anonKey, authorization: `Bearer ${other.token}` },
+    });
+    assert.equal(res.status, 200, path);
+    assert.deepEqual(res.body, [], `another user sees none of ${path}`);
+  }
+});
+
+Deno.test("only the scheduler may run the health check", async (t) => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "hc-auth" });
+  const serverId = await createServer(sql, "http://127.0.0.1:9/mcp", "Auth server");
+  const cases: [string, Record<string, string>, number, string][] = [
+    ["no credentials", { authorization: "" }, 401, "missing_authorization"],
+    ["a user's JWT", { authorization: `Bearer ${user.token}` }, 403, "forbidden"],
+    ["the anon key", { authorization: `Bearer ${stack.anonKey}` }, 403, "forbidden"],
+    ["a garbage token", { authorization: "Bearer nonsense" }, 401, "invalid_jwt"],
+    [
+      "a wrong cron secret",
+      { authorization: "", "x-health-check-secret": "guess" },
+      401,
+      "invalid_authorization",
+    ],
+  ];
+  for (const [name, headers, status, code] of cases) {
+    await t.step(`${name} → ${status} ${code}, and nothing runs`, async () => {
+      const [before] = await sql`select count(*)::int as n from mcp_health_check_runs`;
+      const res = await runHealthCheck({ serverIds: [serverId] }, headers);
+      assert.equal(res.status, status);
+      assert.equal(res.body.error.code, code);
+      const [after] = await sql`select count(*)::int as n from mcp_health_check_runs`;
+      assert.equal(after!.n, before!.n);
+    });
+  }
+  await t.step(
+    "the cron secret, the secret key and the service role key are accepted",
+    async () => {
+      const accepted: Record<string, string>[] = [
+        { authorization: "", "x-health-check-secret": stack.healthCheckSecret },
+        { authorization: "", apikey: stack.secretKey },
+        { authorization: `Bearer ${stack.serviceRoleKey}` },
+      ];
+      for (const headers of accepted) {
+        const res = await runHealthCheck({ serverIds: [serverId], dryRun: true }, headers);
+        assert.equal(res.status, 200, JSON.stringify(headers).slice(0, 60));
+      }
+    },
+  );
+  await t.step("GET answers 405 and bad options 400", async () => {
+    const get = await call<ErrorBody>(ENDPOINT, {
+      headers: { authorization: `Bearer ${stack.serviceRoleKey}` },
+    });
+    assert.equal(get.status, 405);
+    const bad = await runHealthCheck({ serverIds: ["nope"], concurrency: 0 });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, "invalid_request");
+  });
+});
+
+Deno.test("overlapping runs do not both write; a dry run writes nothing", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "hc-overlap" });
+  await using hang = await startFaultServer("hang");
+  const serverId = await createServer(sql, hang.url, "Overlap");
+  const id = await connect(sql, user, serverId, { timeout: 1500, retryAttempts: 0 });
+
+  const dry = await runHealthCheck({ serverIds: [serverId], dryRun: true, budgetMs: 5000 });
+  assert.equal(dry.status, 200);
+  assert.equal(dry.body.runId, null);
+  assert.equal(dry.body.unhealthy, 1);
+  const [untouched] =
+    await sql`select connection_test_result from agent_mcp_connections where id = ${id}`;
+  assert.equal(untouched!.connection_test_result, null, "a dry run writes nothing");
+
+  const [first, second] = await Promise.all([
+    runHealthCheck({ serverIds: [serverId], budgetMs: 5000 }),
+    new Promise((r) => setTimeout(r, 200)).then(() =>
+      runHealthCheck({ serverIds: [serverId], budgetMs: 5000 })
+    ),
+  ]);
+  assert.equal(first.status, 200);
+  assert.equal(second.status, 409);
+  assert.equal(second.body.error.code, "run_in_progress");
+  const rows =
+    await sql`select run_id from mcp_health_checks where mcp_server_instance_id = ${serverId}`;
+  assert.deepEqual(
+    rows.map((r) => r.run_id),
+    [first.body.runId],
+    "one history row, from the run that held the lease",
+  );
+  const [health] =
+    await sql`select consecutive_failures from agent_mcp_connection_health where connection_id = ${id}`;
+  assert.equal(health!.consecutive_failures, 1, "counted once");
+});
