@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   jwt_not_yet_valid: 401,
   /** The token is valid but not a signed-in user's (e.g. the anon or service_role key). */
   user_jwt_required: 401,
+  /** The token is valid but its user no longer exists (deleted after the token was issued). */
+  unknown_user: 401,
   /** The caller is signed in but may not do this (e.g. admin routes for non-admins). */
   forbidden: 403,
   /** No route answers this method and path. */

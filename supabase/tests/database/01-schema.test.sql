@@ -94,8 +94,9 @@ select is_empty($$
     from pg_proc as p
     where p.pronamespace = 'public'::regnamespace
       and p.prosecdef
-      and p.proname not in ('is_admin', 'admin_list_agent_mcp_connections', 'admin_agent_mcp_connection_stats')
-$$, 'no other SECURITY DEFINER function in public');
+      and p.proname not in ('is_admin', 'auth_user_exists', 'admin_list_agent_mcp_connections',
+                            'admin_agent_mcp_connection_stats')
+$$, 'no SECURITY DEFINER function in public beyond those that check their caller');
 
 -- -----------------------------------------------------------------------------
 -- Views run with the caller's rights

@@ -86,6 +86,12 @@ Deno.test("the function checks the JWT itself before any work", async (t) => {
       "invalid_jwt",
     ],
     ["the anon key", `Bearer ${stack.anonKey}`, 401, "user_jwt_required"],
+    [
+      "a valid token of a user that does not exist",
+      `Bearer ${await mintUserToken({ sub, secret: stack.jwtSecret })}`,
+      401,
+      "unknown_user",
+    ],
     ["the service_role key", `Bearer ${stack.serviceRoleKey}`, 401, "user_jwt_required"],
     [
       "a user token without sub",
