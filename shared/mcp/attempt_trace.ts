@@ -76,9 +76,9 @@ export class AttemptTrace {
         retryAfter: response.headers.get("retry-after"),
       });
     }
-    const contentType = response.headers.get("content-type") ?? "";
     if (
-      method === "GET" && response.status === 200 && contentType.startsWith("text/event-stream")
+      method === "GET" && response.status === 200 &&
+      (response.headers.get("content-type") ?? "").startsWith("text/event-stream")
     ) {
       this.#eventStreamOpened = true;
     }

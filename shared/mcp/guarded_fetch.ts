@@ -2,14 +2,16 @@
  * The `fetch` the probe hands to the MCP SDK's transports. Every request it makes:
  *
  * - passes the SSRF guard first (`network_policy.ts`), and so does every redirect hop, which it
- *   follows itself (`redirect: "manual"`, at most `maxRedirects` hops);
+ *   follows itself (`redirect: "manual"`, at most `maxRedirects` hops); a host name is resolved
+ *   and checked again for every request, a literal address's verdict is kept for the attempt;
  * - is bound to the attempt's signal (the probe deadline, the caller's cancellation, the end
  *   of the attempt): the SSE transport ignores its own timeouts, so this is what stops it;
  * - carries the connection's custom headers, unless the transport set the same header itself
  *   (the session and version headers are the transport's); they go to the connection's origin
  *   only, and are dropped with `Authorization` on a redirect to another origin;
  * - gets a response whose body is cut off past `maxBodyBytes` (a declared `Content-Length`
- *   over the bound fails at once);
+ *   over the bound fails at once; one within it, which the HTTP stack enforces, needs no
+ *   counting);
  * - for plain `http:`, goes to the very address the guard checked (see network_policy.ts on
  *   DNS rebinding), with the original `Host` header.
  *
@@ -17,8 +19,13 @@
  */
 import type { AttemptTrace } from "./attempt_trace.ts";
 import type { HostResolver } from "./host_resolver.ts";
-import { formatIpAddress, type IpAddress } from "./ip_address.ts";
-import { checkTarget, type NetworkPolicy } from "./network_policy.ts";
+import { formatIpAddress, type IpAddress, parseIpAddress } from "./ip_address.ts";
+import {
+  checkTarget,
+  checkTargetWithoutDns,
+  type NetworkPolicy,
+  type TargetVerdict,
+} from "./network_policy.ts";
 import { NetworkRefusal } from "./probe_errors.ts";
 
 /** The shape of `fetch` the SDK transports accept. */
@@ -45,33 +52,68 @@ export interface GuardedFetchOptions {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+const DECIMAL = /^[0-9]+$/;
 
 /** Creates the guarded fetch for one transport attempt. */
 export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
+  const customHeaders = Object.entries(options.customHeaders);
+  // The verdicts on literal addresses (by scheme and host), which no DNS answer can change,
+  // are kept; a host name is checked again, resolved again, on every request. What takes no
+  // DNS look-up is checked without waiting.
+  const literalVerdicts = new Map<string, CheckedTarget>();
+  const check = (url: URL, signal: AbortSignal): CheckedTarget | Promise<CheckedTarget> => {
+    const key = `${url.protocol}//${url.hostname}`;
+    const known = literalVerdicts.get(key);
+    if (known !== undefined) return known;
+    const verdict = checkTargetWithoutDns(url, options.policy);
+    if (verdict === null) return resolveAndCheck(url, signal);
+    const checked = { verdict, literal: parseIpAddress(url.hostname) !== null };
+    if (checked.literal) literalVerdicts.set(key, checked);
+    return checked;
+  };
+  const resolveAndCheck = async (url: URL, signal: AbortSignal): Promise<CheckedTarget> => ({
+    verdict: await checkTarget(url, options.policy, options.resolver, signal),
+    literal: false,
+  });
+  // The attempt's signal joined with a request's. A transport passes the same signal with many
+  // requests (its own, where it has no per-request one): that join is made once.
+  let joinedWith: AbortSignal | undefined;
+  let joined = options.signal;
+  const requestSignal = (own: AbortSignal | null | undefined): AbortSignal => {
+    if (!own) return options.signal;
+    if (own !== joinedWith) {
+      joinedWith = own;
+      joined = eitherSignal(options.signal, own);
+    }
+    return joined;
+  };
   return async (input, init = {}) => {
-    const signal = init.signal ? AbortSignal.any([options.signal, init.signal]) : options.signal;
+    const signal = requestSignal(init.signal);
     let url = new URL(input);
     let method = (init.method ?? "GET").toUpperCase();
     let body = init.body ?? null;
-    const transportHeaders = new Headers(init.headers);
+    // The transport's headers, copied only when a redirect has to drop some.
+    let transportHeaders: HeadersInit | undefined = init.headers;
 
     for (let hop = 0;; hop++) {
       signal.throwIfAborted();
-      const verdict = await checkTarget(url, options.policy, options.resolver, signal);
+      const checking = check(url, signal);
+      const { verdict, literal } = checking instanceof Promise ? await checking : checking;
       if (!verdict.allowed) {
         throw refuse(options.trace, new NetworkRefusal(verdict.code, verdict.message));
       }
 
-      const headers = headersFor(url, transportHeaders, options);
-      const pinned = pin(url, verdict.addresses, headers, options.pinningClient);
+      // A literal address is where the request goes already: nothing to pin.
+      const pinned = literal ? null : pin(url, verdict.addresses, options.pinningClient);
+      const headers = headersFor(url, pinned, transportHeaders, customHeaders, options.origin);
       options.trace.noteRequest();
-      const response = await fetch(pinned.url, {
+      const response = await fetch(pinned?.url ?? url, {
         method,
         headers,
         body,
         signal,
         redirect: "manual",
-        ...(pinned.client ? { client: pinned.client } : {}),
+        ...(pinned ? { client: pinned.client } : {}),
       });
       options.trace.noteResponse(method, response);
 
@@ -91,15 +133,45 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
         );
       }
       const next = new URL(location, url);
+      const rewritten = new Headers(transportHeaders);
       if (response.status === 303 || (response.status <= 302 && method === "POST")) {
         method = method === "HEAD" ? "HEAD" : "GET";
         body = null;
-        transportHeaders.delete("content-type");
+        rewritten.delete("content-type");
       }
-      if (next.origin !== url.origin) transportHeaders.delete("authorization");
+      if (next.origin !== url.origin) rewritten.delete("authorization");
+      transportHeaders = rewritten;
       url = next;
     }
   };
+}
+
+/** The SSRF guard's verdict on a request's target, and whether its host is a literal address. */
+interface CheckedTarget {
+  readonly verdict: TargetVerdict;
+  readonly literal: boolean;
+}
+
+/**
+ * A signal that aborts when either does, with that one's reason: `AbortSignal.any` without its
+ * cost (a dependent signal tracked through weak references). The listeners live as long as the
+ * two signals, which are the attempt's and a request's (or its transport's).
+ */
+function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (a === b || a.aborted) return a;
+  if (b.aborted) return b;
+  const controller = new AbortController();
+  const onA = () => {
+    b.removeEventListener("abort", onB);
+    controller.abort(a.reason);
+  };
+  const onB = () => {
+    a.removeEventListener("abort", onA);
+    controller.abort(b.reason);
+  };
+  a.addEventListener("abort", onA, { once: true });
+  b.addEventListener("abort", onB, { once: true });
+  return controller.signal;
 }
 
 function refuse(trace: AttemptTrace, refusal: NetworkRefusal): NetworkRefusal {
@@ -107,42 +179,66 @@ function refuse(trace: AttemptTrace, refusal: NetworkRefusal): NetworkRefusal {
   return refusal;
 }
 
-/** The transport's headers plus the custom ones it did not set, for the connection's origin only. */
-function headersFor(url: URL, transportHeaders: Headers, options: GuardedFetchOptions): Headers {
+/**
+ * The headers to send: the transport's, plus the custom ones it did not set, for the
+ * connection's origin only (elsewhere they are dropped), plus `Host` when pinned. The
+ * transport's own headers go through untouched when there is nothing to add or drop.
+ */
+function headersFor(
+  url: URL,
+  pinned: Pinned | null,
+  transportHeaders: HeadersInit | undefined,
+  customHeaders: readonly (readonly [string, string])[],
+  origin: string,
+): HeadersInit | undefined {
+  if (customHeaders.length === 0 && pinned === null) return transportHeaders;
   const headers = new Headers(transportHeaders);
-  const toOrigin = url.origin === options.origin;
-  for (const [name, value] of Object.entries(options.customHeaders)) {
+  const toOrigin = url.origin === origin;
+  for (const [name, value] of customHeaders) {
     if (!toOrigin) headers.delete(name);
     else if (!headers.has(name)) headers.set(name, value);
   }
+  if (pinned !== null) headers.set("host", url.host);
   return headers;
 }
 
+/** Where a pinned request goes instead, and the client that lets it carry its own `Host`. */
+interface Pinned {
+  readonly url: URL;
+  readonly client: Deno.HttpClient;
+}
+
 /**
- * For `http:`, the URL with the checked address in place of the name and the name in `Host`.
- * `https:` cannot be pinned (the certificate names the host), nor can a literal address need it.
+ * For `http:`, the URL with the checked address in place of the name (the name goes in
+ * `Host`); null when there is nothing to pin. `https:` cannot be pinned (the certificate names
+ * the host).
  */
 function pin(
   url: URL,
   addresses: readonly IpAddress[],
-  headers: Headers,
   pinningClient: (() => Deno.HttpClient | undefined) | undefined,
-): { url: URL; client?: Deno.HttpClient } {
+): Pinned | null {
   const address = addresses[0];
   if (pinningClient === undefined || url.protocol !== "http:" || address === undefined) {
-    return { url };
+    return null;
   }
   const literal = address.family === 4 ? formatIpAddress(address) : `[${formatIpAddress(address)}]`;
-  if (url.hostname === literal) return { url };
+  if (url.hostname === literal) return null;
   const client = pinningClient();
-  if (client === undefined) return { url };
+  if (client === undefined) return null;
   const pinned = new URL(url);
   pinned.hostname = literal;
-  headers.set("host", url.host);
   return { url: pinned, client };
 }
 
-/** The response with its body cut off past the bound (the cut-off is recorded and errors the body). */
+/**
+ * The response with its body bounded. A body whose length is fixed by a `Content-Length`
+ * within the bound (no `Transfer-Encoding`, which would override it, and no `Content-Encoding`,
+ * which would make it the compressed length) cannot exceed it: the HTTP stack reads no more
+ * than the declared length, so the response goes back as it came, keeping the runtime's fast
+ * body reads. A declared length over the bound fails at once. Any other body is counted as it
+ * is read and cut off past the bound (the cut-off is recorded and errors the body).
+ */
 function boundBody(response: Response, options: GuardedFetchOptions): Response {
   const limit = options.maxBodyBytes;
   const tooLarge = () =>
@@ -150,25 +246,49 @@ function boundBody(response: Response, options: GuardedFetchOptions): Response {
       options.trace,
       new NetworkRefusal("body_too_large", `a response body exceeded the ${limit}-byte bound`),
     );
-  const declared = Number(response.headers.get("content-length") ?? "NaN");
+  const length = response.headers.get("content-length");
+  const declared = Number(length ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) {
     response.body?.cancel().catch(() => {});
     throw tooLarge();
   }
   if (response.body === null || NULL_BODY_STATUSES.has(response.status)) return response;
+  if (isEnforcedLength(length, response.headers)) return response;
+  const source = response.body.getReader();
   let seen = 0;
-  const counted = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen > limit) controller.error(tooLarge());
-        else controller.enqueue(chunk);
-      },
-    }),
-  );
+  const counted = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await source.read();
+      if (done) {
+        controller.close();
+        return;
+      }
+      seen += value.byteLength;
+      if (seen > limit) {
+        controller.error(tooLarge());
+        await source.cancel().catch(() => {});
+      } else {
+        controller.enqueue(value);
+      }
+    },
+    cancel(reason) {
+      return source.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
   return new Response(counted, {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
   });
+}
+
+/**
+ * Whether `length` (the `Content-Length`, already known to be within the bound) is the length
+ * the HTTP stack reads the body to: one decimal number, not overridden by `Transfer-Encoding`,
+ * and of the body as it is read (no `Content-Encoding` the runtime would decode).
+ */
+function isEnforcedLength(length: string | null, headers: Headers): boolean {
+  if (length === null || !DECIMAL.test(length) || headers.has("transfer-encoding")) return false;
+  const encoding = headers.get("content-encoding");
+  return encoding === null || /^\s*(?:identity)?\s*$/i.test(encoding);
 }

@@ -223,41 +223,65 @@ export async function checkTarget(
   resolver: HostResolver,
   signal: AbortSignal,
 ): Promise<TargetVerdict> {
+  const immediate = checkTargetWithoutDns(url, policy);
+  if (immediate !== null) return immediate;
+  const hostname = normalizedHostname(url);
+  const resolution = await resolver(hostname, signal);
+  signal.throwIfAborted();
+  if (resolution.kind === "failed") {
+    return { allowed: false, code: "dns", message: resolution.message };
+  }
+  if (resolution.kind === "unavailable") {
+    // Without a resolver only the name and literal-address rules apply: a public name that
+    // points at a private address is not caught here. Deployments on such runtimes need
+    // egress rules in the network itself.
+    return { allowed: true, addresses: [] };
+  }
+  return checkAddresses(hostname, resolution.addresses, false, policy);
+}
+
+/**
+ * {@link checkTarget}'s verdict when it takes no DNS look-up: a refused scheme, a metadata host
+ * name, a literal address, `localhost`. Null when the host name has to be resolved first.
+ * Synchronous, so that a request to a literal address waits for nothing.
+ */
+export function checkTargetWithoutDns(url: URL, policy: NetworkPolicy): TargetVerdict | null {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return blocked(`only http: and https: URLs may be probed, not ${url.protocol}`);
   }
-  const hostname = url.hostname.toLowerCase().replace(/\.$/, "");
+  const hostname = normalizedHostname(url);
   if (METADATA_HOST_NAMES.has(hostname)) {
     return blocked(`${hostname} is a cloud metadata service`);
   }
   const literal = parseIpAddress(hostname);
-  let addresses: readonly IpAddress[];
-  if (literal !== null) {
-    addresses = [literal];
-  } else if (hostname === "localhost" || hostname.endsWith(".localhost")) {
+  if (literal !== null) return checkAddresses(hostname, [literal], true, policy);
+  if (hostname === "localhost" || hostname.endsWith(".localhost")) {
     // RFC 6761: always loopback, whatever a DNS server says; checked as both families.
-    addresses = [parseIpAddress("127.0.0.1"), parseIpAddress("::1")] as IpAddress[];
-  } else {
-    const resolution = await resolver(hostname, signal);
-    signal.throwIfAborted();
-    if (resolution.kind === "failed") {
-      return { allowed: false, code: "dns", message: resolution.message };
-    }
-    if (resolution.kind === "unavailable") {
-      // Without a resolver only the name and literal-address rules apply: a public name that
-      // points at a private address is not caught here. Deployments on such runtimes need
-      // egress rules in the network itself.
-      return { allowed: true, addresses: [] };
-    }
-    addresses = resolution.addresses;
+    return checkAddresses(hostname, LOCALHOST_ADDRESSES, false, policy);
   }
+  return null;
+}
+
+const LOCALHOST_ADDRESSES = [parseIpAddress("127.0.0.1"), parseIpAddress("::1")] as IpAddress[];
+
+function normalizedHostname(url: URL): string {
+  return url.hostname.toLowerCase().replace(/\.$/, "");
+}
+
+/** The verdict on `hostname` given its addresses: refused if any one of them is. */
+function checkAddresses(
+  hostname: string,
+  addresses: readonly IpAddress[],
+  literal: boolean,
+  policy: NetworkPolicy,
+): TargetVerdict {
   for (const address of addresses) {
     const verdict = checkAddress(address, policy);
     if (!verdict.allowed) {
       return blocked(
-        literal === null
-          ? `${hostname} resolves to ${verdict.reason}, which the network policy does not allow`
-          : `${verdict.reason}, which the network policy does not allow`,
+        literal
+          ? `${verdict.reason}, which the network policy does not allow`
+          : `${hostname} resolves to ${verdict.reason}, which the network policy does not allow`,
       );
     }
   }

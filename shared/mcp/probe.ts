@@ -130,8 +130,8 @@ async function runAttempt(run: ProbeRun): Promise<TransportOutcome> {
 async function runTransport(run: ProbeRun, kind: ProbeTransport): Promise<TransportOutcome> {
   const { options, deadline } = run;
   const trace = new AttemptTrace();
-  const scope = new AbortController();
-  const signal = AbortSignal.any([deadline.signal, scope.signal]);
+  const scope = childScope(deadline.signal);
+  const signal = scope.signal;
   const fetch = createGuardedFetch({
     policy: options.networkPolicy,
     resolver: options.resolver,
@@ -165,14 +165,44 @@ async function runTransport(run: ProbeRun, kind: ProbeTransport): Promise<Transp
     if (findings.era !== null) await closeSession(plan, deadline);
     return { ok: false, kind, findings, failure, eventStreamOpened: trace.eventStreamOpened };
   } finally {
-    scope.abort(new NetworkRefusal("cancelled", "the transport try is over"));
-    await client.close().catch(() => {});
-    await plan.transport.close().catch(() => {});
+    // A clean close first, as any client ends a session: the client closes the transport it is
+    // attached to (one it never attached to, when the try ended during version negotiation, is
+    // closed here), and the transport aborts its own requests. Then whatever request is still
+    // open is cut off.
+    const attached = client.transport === plan.transport;
+    try {
+      await client.close().catch(() => {});
+      if (!attached) await plan.transport.close().catch(() => {});
+    } finally {
+      scope.end();
+    }
   }
 }
 
-/** Ends the server's session (HTTP DELETE) if there is one, within the close budget and deadline. */
+/**
+ * A transport try's signal: it aborts when the probe's does (with its reason) or when the try
+ * ends (`end()`), and lets go of the probe's signal then.
+ */
+function childScope(parent: AbortSignal): { readonly signal: AbortSignal; end(): void } {
+  const controller = new AbortController();
+  const onParentAbort = () => controller.abort(parent.reason);
+  if (parent.aborted) onParentAbort();
+  else parent.addEventListener("abort", onParentAbort, { once: true });
+  return {
+    signal: controller.signal,
+    end() {
+      parent.removeEventListener("abort", onParentAbort);
+      controller.abort(new NetworkRefusal("cancelled", "the transport try is over"));
+    },
+  };
+}
+
+/**
+ * Ends the server's session (HTTP DELETE) if there is one, within the close budget and
+ * deadline. Without a session there is nothing to send, and no timer is set.
+ */
 async function closeSession(plan: TransportPlan, deadline: Deadline): Promise<void> {
+  if (!plan.hasSession()) return;
   const budget = Math.min(CLOSE_BUDGET_MS, deadline.remaining());
   if (budget <= 0) return;
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -26,6 +26,8 @@ export interface TransportPlan {
    * handshake era. `legacy` on SSE: no modern server speaks it, so straight to `initialize`.
    */
   readonly negotiation: VersionNegotiationMode;
+  /** Whether the server gave the transport a session to end. */
+  hasSession(): boolean;
   /** Ends the session on the server (HTTP DELETE with the session id), where there is one. */
   terminate(): Promise<void>;
 }
@@ -53,12 +55,19 @@ export function createTransport(
       kind,
       transport,
       negotiation: "auto",
+      hasSession: () => transport.sessionId !== undefined,
       terminate: () =>
         transport.sessionId === undefined ? Promise.resolve() : transport.terminateSession(),
     };
   }
   const transport = new SSEClientTransport(url, { fetch, redirectPolicy: "follow" });
-  return { kind, transport, negotiation: "legacy", terminate: () => Promise.resolve() };
+  return {
+    kind,
+    transport,
+    negotiation: "legacy",
+    hasSession: () => false,
+    terminate: () => Promise.resolve(),
+  };
 }
 
 /**

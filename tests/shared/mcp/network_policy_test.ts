@@ -6,6 +6,7 @@ import {
   categorizeAddress,
   checkAddress,
   checkTarget,
+  checkTargetWithoutDns,
   type NetworkPolicy,
   NetworkPolicyError,
   networkPolicyFromEnv,
@@ -309,6 +310,30 @@ Deno.test("checkTarget checks scheme, name and every resolved address", async (t
     assert.deepEqual(await check("https://edge.example/"), { allowed: true, addresses: [] });
     assert.equal((await check("http://10.0.0.1/")).allowed, false);
   });
+});
+
+Deno.test("checkTargetWithoutDns gives checkTarget's verdict wherever no look-up is needed", async () => {
+  const resolver = fakeResolver({ "public.example": ["93.184.216.34"] });
+  const loopback = parseNetworkPolicy("127.0.0.0/8,::1/128");
+  for (
+    const [url, policy] of [
+      ["http://127.0.0.1:8080/mcp", loopback],
+      ["http://127.0.0.1:8080/mcp", PUBLIC_ONLY_POLICY],
+      ["http://[::1]/", loopback],
+      ["http://[::ffff:a9fe:a9fe]/", loopback],
+      ["http://0x7f.1/", PUBLIC_ONLY_POLICY],
+      ["https://93.184.216.34/", PUBLIC_ONLY_POLICY],
+      ["http://localhost:3000/", loopback],
+      ["http://api.localhost/", PUBLIC_ONLY_POLICY],
+      ["http://metadata.google.internal/", parseNetworkPolicy("0.0.0.0/0")],
+      ["ftp://127.0.0.1/", loopback],
+    ] as const
+  ) {
+    const immediate = checkTargetWithoutDns(new URL(url), policy);
+    assert.deepEqual(immediate, await checkTarget(new URL(url), policy, resolver, never), url);
+  }
+  assert.equal(resolver.calls.length, 0, "none of these needed the resolver");
+  assert.equal(checkTargetWithoutDns(new URL("https://public.example/"), PUBLIC_ONLY_POLICY), null);
 });
 
 Deno.test("categorizeAddress names the metadata service before its range", () => {

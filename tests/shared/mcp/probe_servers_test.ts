@@ -59,6 +59,11 @@ Deno.test("probe() speaks each protocol era and transport of the official SDK", 
       assert.ok(
         server.requests.every((request) => request.headers["mcp-session-id"] === undefined),
       );
+      assert.deepEqual(
+        server.requests.map((request) => request.method),
+        ["POST", "POST"],
+        "without a session there is nothing to DELETE",
+      );
     },
   );
 
