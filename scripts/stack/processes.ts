@@ -79,13 +79,11 @@ export class Service {
     });
     const log = options.log;
     if ("file" in log) {
+      // Both streams are drained into the one file for as long as the process runs: a
+      // pipe nobody reads fills up and then blocks the process on its next write (a
+      // WritableStream takes one pipe at a time, so each stream writes on its own).
       const file = Deno.openSync(log.file, { create: true, append: true });
-      const writable = file.writable;
-      const [a, b] = [this.#child.stdout, this.#child.stderr];
-      Promise.all([
-        a.pipeTo(writable, { preventClose: true }),
-        b.pipeTo(writable, { preventClose: true }),
-      ])
+      Promise.all([appendAll(file, this.#child.stdout), appendAll(file, this.#child.stderr)])
         .catch(() => {})
         .finally(() => {
           try {
@@ -132,6 +130,13 @@ export class Service {
       }
       await this.#status;
     }
+  }
+}
+
+/** Writes every chunk of `stream` to `file` until the stream ends. */
+async function appendAll(file: Deno.FsFile, stream: ReadableStream<Uint8Array>): Promise<void> {
+  for await (let chunk of stream) {
+    while (chunk.byteLength > 0) chunk = chunk.subarray(await file.write(chunk));
   }
 }
 

@@ -21,17 +21,29 @@ export const PG = {
   invalidParameter: "22023",
   invalidText: "22P02",
   insufficientPrivilege: "42501",
-  noDataFound: "P0002",
+  /** A health check run may no longer write (ended or superseded). */
   wrongState: "55000",
+  /** The connection functions: no such connection visible to the caller (HTTP 404). */
+  connectionNotFound: "PT404",
+  /** The connection functions: the connection is disconnected (HTTP 409). */
+  connectionInactive: "PT409",
   queryCanceled: "57014",
   /** PostgREST: `.single()` matched no row. */
   noRows: "PGRST116",
 } as const;
 
+/**
+ * Whether the database (or PostgREST) could not be reached. Besides PostgREST's own
+ * connection errors (503, PGRST00x) and PostgreSQL's shutdown and connection codes, a
+ * connection that dies mid-query without an error message from the server (a crash, an
+ * immediate shutdown) reaches PostgREST as a libpq error with no SQLSTATE, which it
+ * answers with 400 and an empty code and message.
+ */
 function isUnavailable(failure: PostgrestFailure): boolean {
   const code = failure.error.code ?? "";
   return failure.status === 0 || failure.status === 502 || failure.status === 503 ||
-    code.startsWith("PGRST00") || code === "57P01" || code === "57P03" || code.startsWith("08");
+    code.startsWith("PGRST00") || code === "57P01" || code === "57P03" || code.startsWith("08") ||
+    (code === "" && failure.error.message === "");
 }
 
 /** The generic mapping, for failures the caller did not expect. */

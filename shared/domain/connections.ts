@@ -44,8 +44,8 @@ function parseRow(row: unknown): Connection {
 /** Errors every connection operation maps the same way: not visible, disconnected. */
 function fromConnectionFailure(failure: PostgrestFailure, id: string, context: string): AppError {
   const code = failure.error.code;
-  if (code === PG.noRows || code === PG.noDataFound) return notFound(id);
-  if (code === PG.wrongState) return inactive(id);
+  if (code === PG.noRows || code === PG.connectionNotFound) return notFound(id);
+  if (code === PG.connectionInactive) return inactive(id);
   return fromPostgrest(failure, context);
 }
 

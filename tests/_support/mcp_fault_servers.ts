@@ -78,19 +78,45 @@ export function startFaultServer(
   }
 }
 
+/**
+ * A port nothing listens on. It is taken below the kernel's ephemeral range: a port
+ * that `port: 0` handed out and we closed again could be handed to the next test
+ * server, which would then answer in its place.
+ */
 function refusedPort(options: ListenOptions): FaultServer {
-  const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
+  const hostname = options.hostname ?? "127.0.0.1";
+  const port = unusedPortBelowEphemeralRange(hostname);
   const close = () => Promise.resolve();
   return {
-    url: `http://${options.hostname ?? "127.0.0.1"}:${port}/mcp`,
+    url: `http://${hostname}:${port}/mcp`,
     requests: [],
     close,
     [Symbol.asyncDispose]: close,
     connections: () => 0,
     bodyBytesSent: () => 0,
   };
+}
+
+function unusedPortBelowEphemeralRange(hostname: string): number {
+  let firstEphemeral = 32_768;
+  try {
+    firstEphemeral = Number(
+      Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)[0],
+    );
+  } catch {
+    // not Linux: keep the common default
+  }
+  const low = 10_000;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * Math.max(1, firstEphemeral - low));
+    try {
+      Deno.listen({ hostname, port }).close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  throw new Error("no free port below the ephemeral range");
 }
 
 /** hang, hang-sse and reset need the socket itself: no HTTP answer at all, or none but a 405. */

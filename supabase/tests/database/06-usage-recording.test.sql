@@ -83,7 +83,7 @@ $$, $$ values (1003) $$, 'refused batches change nothing');
 select throws_ok($$
     select record_agent_mcp_connection_usage('b2000000-0000-4000-8000-000000000002',
         '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}]')
-$$, 'P0002', 'connection b2000000-0000-4000-8000-000000000002 not found',
+$$, 'PT404', 'connection b2000000-0000-4000-8000-000000000002 not found',
 'usage for another user''s connection is "not found"');
 
 update public.agent_mcp_connections set is_active = false, connection_status = 'disconnected'
@@ -91,7 +91,7 @@ where id = 'a2000000-0000-4000-8000-000000000001';
 select throws_ok($$
     select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
         '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}]')
-$$, '55000', 'connection a2000000-0000-4000-8000-000000000001 is disconnected',
+$$, 'PT409', 'connection a2000000-0000-4000-8000-000000000001 is disconnected',
 'usage for a disconnected connection is refused');
 
 -- =============================================================================

@@ -59,13 +59,13 @@ $$, $$ values ('disconnected', false, 'true') $$,
 'a test that ends after a disconnect leaves the connection disconnected');
 
 select throws_ok($$ select begin_agent_mcp_connection_test('a2000000-0000-4000-8000-000000000001') $$,
-    '55000', 'connection a2000000-0000-4000-8000-000000000001 is disconnected',
+    'PT409', 'connection a2000000-0000-4000-8000-000000000001 is disconnected',
     'a disconnected connection cannot be tested');
 select throws_ok($$ select begin_agent_mcp_connection_test('b2000000-0000-4000-8000-000000000002') $$,
-    'P0002', 'connection b2000000-0000-4000-8000-000000000002 not found',
+    'PT404', 'connection b2000000-0000-4000-8000-000000000002 not found',
     'another user''s connection is not found');
 select throws_ok($$ select finish_agent_mcp_connection_test('b2000000-0000-4000-8000-000000000002', '{"success": true}') $$,
-    'P0002', 'connection b2000000-0000-4000-8000-000000000002 not found',
+    'PT404', 'connection b2000000-0000-4000-8000-000000000002 not found',
     'another user''s connection cannot get a result');
 
 select tests.clear_authentication();

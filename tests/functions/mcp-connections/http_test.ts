@@ -6,32 +6,17 @@
 import assert from "node:assert/strict";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { SignJWT } from "jose";
-import { createJwtVerifier } from "../../../shared/auth/jwt_verifier.ts";
-import { loadFunctionEnv } from "../../../shared/config/function_env.ts";
-import { createLogger } from "../../../shared/http/logger.ts";
-import { probe } from "../../../shared/mcp/probe.ts";
 import type { ErrorBody } from "../../../shared/schemas/responses.ts";
-import { createMcpConnectionsApp } from "../../../functions/mcp-connections/app.ts";
 import { mintUserToken } from "../../../scripts/stack/keys.ts";
-import { LOOPBACK_POLICY } from "../../_support/mcp_servers.ts";
+import { inProcessConnectionsApp } from "../../_support/reliability.ts";
 import { API, call, createUser, openDb, stack } from "../../_support/stack.ts";
-
-function inProcessApp(logLines: string[] = []) {
-  return createMcpConnectionsApp({
-    env: loadFunctionEnv({ SUPABASE_URL: stack.url, SUPABASE_ANON_KEY: stack.anonKey }),
-    verifyJwt: createJwtVerifier({ secret: stack.jwtSecret }),
-    probe,
-    networkPolicy: LOOPBACK_POLICY,
-    logger: createLogger({}, (line) => logLines.push(line)),
-  });
-}
 
 async function requestInProcess(
   path: string,
   init: RequestInit = {},
   logLines: string[] = [],
 ): Promise<{ status: number; body: ErrorBody; headers: Headers }> {
-  const response = await inProcessApp(logLines).request(`/mcp-connections${path}`, init);
+  const response = await inProcessConnectionsApp(logLines).request(`/mcp-connections${path}`, init);
   return { status: response.status, body: await response.json(), headers: response.headers };
 }
 

@@ -1,0 +1,197 @@
+-- Supabase's database linter (splinter), as plain SQL over the migrated schema: every
+-- lint that applies to this module finds nothing. Each query checks what the lint of
+-- that name checks, limited to the schema PostgREST exposes (public) and to objects
+-- that do not belong to an extension.
+begin;
+select plan(13);
+
+-- =============================================================================
+-- Performance lints
+-- =============================================================================
+
+-- 0003 auth_rls_initplan: a policy calls auth.<function>() or current_setting() per
+-- row instead of once per query through a scalar subquery `(select ...)`.
+select is_empty($$
+    select p.tablename, p.policyname, e.expr
+    from pg_policies as p
+    cross join lateral (values (p.qual), (p.with_check)) as e (expr)
+    where p.schemaname = 'public'
+      and regexp_replace(lower(e.expr), 'select\s+(auth\.(uid|jwt|role|email)\(\)|current_setting\()', '', 'g')
+          ~ '(auth\.(uid|jwt|role|email)\(\)|current_setting\()'
+$$, 'auth_rls_initplan: no policy evaluates auth.uid(), auth.jwt(), auth.role(), auth.email() or current_setting() per row');
+
+-- 0006 multiple_permissive_policies: two permissive policies for one table, role and
+-- action (they are OR'd, and each runs for every row). FOR ALL counts for each action,
+-- a policy TO public for every role; roles that bypass RLS do not matter.
+select is_empty($$
+    select c.relname, r.rolname, a.action, array_agg(p.polname order by p.polname)
+    from pg_policy as p
+    join pg_class as c on c.oid = p.polrelid
+    join pg_roles as r on p.polroles @> array[r.oid] or p.polroles = array[0::oid]
+    cross join lateral unnest(case p.polcmd
+        when 'r' then array['SELECT'] when 'a' then array['INSERT']
+        when 'w' then array['UPDATE'] when 'd' then array['DELETE']
+        else array['SELECT', 'INSERT', 'UPDATE', 'DELETE'] end) as a (action)
+    where c.relnamespace = 'public'::regnamespace
+      and c.relkind in ('r', 'p')
+      and p.polpermissive
+      and not r.rolbypassrls
+      and r.rolname not like 'pg\_%'
+    group by c.relname, r.rolname, a.action
+    having count(*) > 1
+$$, 'multiple_permissive_policies: no table has two permissive policies for the same role and action');
+
+-- 0001 unindexed_foreign_keys: a foreign key whose columns do not lead any valid index
+-- of its table (deleting a referenced row then scans the referencing table).
+select is_empty($$
+    select k.conrelid::regclass, k.conname
+    from pg_constraint as k
+    where k.contype = 'f'
+      and k.connamespace = 'public'::regnamespace
+      and not exists (
+          select 1
+          from pg_index as i
+          where i.indrelid = k.conrelid
+            and i.indisvalid
+            and (string_to_array(i.indkey::text, ' ')::smallint[])[1:cardinality(k.conkey)] = k.conkey
+      )
+$$, 'unindexed_foreign_keys: every foreign key in public is covered by an index');
+
+-- 0009 duplicate_index: two indexes of one table on the same key, with the same
+-- predicate, expressions and uniqueness.
+select is_empty($$
+    select i.indrelid::regclass, array_agg(i.indexrelid::regclass)
+    from pg_index as i
+    join pg_class as c on c.oid = i.indrelid
+    where c.relnamespace = 'public'::regnamespace
+    group by i.indrelid, i.indkey::text, i.indclass::text, i.indisunique,
+             pg_get_expr(i.indpred, i.indrelid), pg_get_expr(i.indexprs, i.indrelid)
+    having count(*) > 1
+$$, 'duplicate_index: no table has two identical indexes');
+
+-- 0004 no_primary_key: a table without a primary key.
+select is_empty($$
+    select c.relname
+    from pg_class as c
+    where c.relnamespace = 'public'::regnamespace
+      and c.relkind in ('r', 'p')
+      and not exists (select 1 from pg_index as i where i.indrelid = c.oid and i.indisprimary)
+      and not exists (select 1 from pg_depend as d where d.objid = c.oid and d.deptype = 'e')
+$$, 'no_primary_key: every table in public has a primary key');
+
+-- =============================================================================
+-- Security lints
+-- =============================================================================
+
+-- 0013 rls_disabled_in_public: a table the API roles can reach without RLS.
+select is_empty($$
+    select c.relname
+    from pg_class as c
+    where c.relnamespace = 'public'::regnamespace
+      and c.relkind in ('r', 'p')
+      and not c.relrowsecurity
+      and not exists (select 1 from pg_depend as d where d.objid = c.oid and d.deptype = 'e')
+$$, 'rls_disabled_in_public: every table in public has Row Level Security enabled');
+
+-- 0007 policy_exists_rls_disabled: policies written for a table whose RLS is off
+-- (they protect nothing).
+select is_empty($$
+    select c.relname
+    from pg_class as c
+    where c.relnamespace = 'public'::regnamespace
+      and not c.relrowsecurity
+      and exists (select 1 from pg_policy as p where p.polrelid = c.oid)
+$$, 'policy_exists_rls_disabled: no table has policies while its RLS is off');
+
+-- 0010 security_definer_view: a view the API roles can read that runs with its
+-- owner's rights (bypassing the caller's RLS).
+select is_empty($$
+    select c.relname
+    from pg_class as c
+    where c.relnamespace = 'public'::regnamespace
+      and c.relkind = 'v'
+      and (has_table_privilege('anon', c.oid, 'select')
+           or has_table_privilege('authenticated', c.oid, 'select'))
+      and not (lower(coalesce(c.reloptions::text, '{}'))::text[]
+               && array['security_invoker=1', 'security_invoker=true', 'security_invoker=yes',
+                        'security_invoker=on'])
+$$, 'security_definer_view: every view the API roles can read is security_invoker');
+
+-- 0002 auth_users_exposed: a view or materialized view in public that reads
+-- auth.users and that anon or authenticated may select.
+select is_empty($$
+    select distinct c.relname
+    from pg_depend as d
+    join pg_rewrite as w on w.oid = d.objid
+    join pg_class as c on c.oid = w.ev_class
+    where d.refobjid = 'auth.users'::regclass
+      and d.deptype = 'n'
+      and c.relnamespace = 'public'::regnamespace
+      and c.relkind in ('v', 'm')
+      and (has_table_privilege('anon', c.oid, 'select')
+           or has_table_privilege('authenticated', c.oid, 'select'))
+$$, 'auth_users_exposed: no view in public exposes auth.users to anon or authenticated');
+
+-- 0024 rls_policy_always_true: a permissive INSERT, UPDATE, DELETE or ALL policy for
+-- anon, authenticated or public whose USING or WITH CHECK is always true (an
+-- always-true SELECT policy is a deliberate public read and is not flagged).
+select is_empty($$
+    select p.tablename, p.policyname
+    from pg_policies as p
+    cross join lateral (values
+        (replace(replace(replace(lower(coalesce(p.qual, '')), ' ', ''), E'\n', ''), E'\t', ''),
+         replace(replace(replace(lower(coalesce(p.with_check, '')), ' ', ''), E'\n', ''), E'\t', ''))
+    ) as n (using_expr, check_expr)
+    where p.schemaname = 'public'
+      and p.permissive = 'PERMISSIVE'
+      and p.roles && array['public', 'anon', 'authenticated']::name[]
+      and p.cmd in ('INSERT', 'UPDATE', 'DELETE', 'ALL')
+      and (
+          (p.cmd <> 'INSERT' and (n.using_expr in ('true', '(true)', '1=1', '(1=1)') or p.qual is null))
+          or n.check_expr in ('true', '(true)', '1=1', '(1=1)')
+          or (p.cmd = 'INSERT' and p.with_check is null)
+      )
+$$, 'rls_policy_always_true: no write policy is always true');
+
+-- 0011 function_search_path_mutable: a function without a pinned search_path (a
+-- caller's search_path could then redirect the names it uses).
+select is_empty($$
+    select p.oid::regprocedure
+    from pg_proc as p
+    where p.pronamespace = 'public'::regnamespace
+      and not exists (select 1 from pg_depend as d where d.objid = p.oid and d.deptype = 'e')
+      and not exists (
+          select 1 from unnest(coalesce(p.proconfig, '{}')) as setting where setting like 'search_path=%'
+      )
+$$, 'function_search_path_mutable: every function in public pins its search_path');
+
+-- 0028 anon_security_definer_function_executable: anon may run a SECURITY DEFINER
+-- function (with its owner's rights).
+select is_empty($$
+    select p.oid::regprocedure
+    from pg_proc as p
+    where p.pronamespace = 'public'::regnamespace
+      and p.prosecdef
+      and has_function_privilege('anon', p.oid, 'execute')
+$$, 'anon_security_definer_function_executable: anon cannot run any SECURITY DEFINER function');
+
+-- 0029 authenticated_security_definer_function_executable: allowed only for the
+-- functions users are meant to call and that check the caller themselves
+-- (documented in their migrations): is_admin() and auth_user_exists() answer only
+-- about the caller; the admin_* functions refuse non-admins.
+select is_empty($$
+    select p.oid::regprocedure
+    from pg_proc as p
+    where p.pronamespace = 'public'::regnamespace
+      and p.prosecdef
+      and has_function_privilege('authenticated', p.oid, 'execute')
+      and p.oid not in (
+          'public.is_admin()'::regprocedure,
+          'public.auth_user_exists()'::regprocedure,
+          'public.admin_list_agent_mcp_connections(integer, timestamptz, uuid, boolean)'::regprocedure,
+          'public.admin_agent_mcp_connection_stats()'::regprocedure
+      )
+$$, 'authenticated_security_definer_function_executable: only the documented caller-checking functions');
+
+select * from finish();
+rollback;
