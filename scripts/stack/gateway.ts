@@ -14,6 +14,7 @@
  * runtime does, before the function runs.
  */
 import { jwtVerify } from "jose";
+import { SessionCache } from "../../shared/auth/session_cache.ts";
 import type { ApiKeys } from "./keys.ts";
 
 export interface GatewayRoutes {
@@ -63,14 +64,23 @@ function forwardHeaders(request: Request, authorization: string | null): Headers
 }
 
 async function proxy(request: Request, target: string, headers: Headers): Promise<Response> {
-  const signal = AbortSignal.any([request.signal, AbortSignal.timeout(UPSTREAM_IDLE_TIMEOUT_MS)]);
+  // One controller per request: aborted when the client goes away, or when the
+  // upstream has not started answering within the idle timeout. (A timer that is
+  // cleared, not AbortSignal.timeout(), which would keep one timer per request alive.)
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, UPSTREAM_IDLE_TIMEOUT_MS);
+  request.signal.addEventListener("abort", () => controller.abort(), { once: true });
   try {
     const upstream = await fetch(target, {
       method: request.method,
       headers,
       body: request.body,
       redirect: "manual",
-      signal,
+      signal: controller.signal,
     });
     const responseHeaders = new Headers(upstream.headers);
     for (const name of HOP_BY_HOP) responseHeaders.delete(name);
@@ -80,24 +90,41 @@ async function proxy(request: Request, target: string, headers: Headers): Promis
       headers: responseHeaders,
     });
   } catch (error) {
-    if (signal.aborted && !request.signal.aborted) {
+    if (timedOut) {
       return json({ code: "GATEWAY_TIMEOUT", message: "upstream did not answer in time" }, 504);
     }
     const message = error instanceof Error ? error.message : String(error);
     return json({ code: "BAD_GATEWAY", message: `upstream unreachable: ${message}` }, 502);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-async function verifyBearer(authorization: string | null, keys: ApiKeys): Promise<string | null> {
-  if (!authorization) return "Error: Missing authorization header";
-  const [scheme, token] = authorization.split(" ");
-  if (scheme !== "Bearer" || !token) return "Error: Auth header is not 'Bearer {token}'";
-  try {
-    await jwtVerify(token, new TextEncoder().encode(keys.jwtSecret), { algorithms: ["HS256"] });
-    return null;
-  } catch {
-    return "Invalid JWT";
-  }
+/** Checks `Authorization: Bearer <JWT>` as the edge runtime does; null when valid, else why not. */
+function createBearerCheck(
+  keys: ApiKeys,
+): (authorization: string | null) => Promise<string | null> {
+  const key = crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(keys.jwtSecret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["verify"],
+  );
+  const verified = new SessionCache<true>();
+  return async (authorization) => {
+    if (!authorization) return "Error: Missing authorization header";
+    const [scheme, token] = authorization.split(" ");
+    if (scheme !== "Bearer" || !token) return "Error: Auth header is not 'Bearer {token}'";
+    if (verified.get(token)) return null;
+    try {
+      const { payload } = await jwtVerify(token, await key, { algorithms: ["HS256"] });
+      verified.set(token, true, typeof payload.exp === "number" ? payload.exp * 1000 : undefined);
+      return null;
+    } catch {
+      return "Invalid JWT";
+    }
+  };
 }
 
 /** The gateway's request handler. */
@@ -105,6 +132,7 @@ export function createGatewayHandler(
   routes: GatewayRoutes,
   keys: ApiKeys,
 ): (request: Request) => Promise<Response> {
+  const checkBearer = createBearerCheck(keys);
   return async (request) => {
     const url = new URL(request.url);
     const path = url.pathname;
@@ -128,7 +156,7 @@ export function createGatewayHandler(
       }
       const authorization = upstreamAuthorization(request.headers, keys);
       if (fn.verifyJwt && request.method !== "OPTIONS") {
-        const problem = await verifyBearer(authorization, keys);
+        const problem = await checkBearer(authorization);
         if (problem) return json({ msg: problem }, 401);
       }
       return await proxy(

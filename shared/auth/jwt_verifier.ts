@@ -62,10 +62,23 @@ function describeFailure(error: unknown): AppError {
 /** Builds a verifier from the keys a deployment has; keys are prepared once, not per request. */
 export function createJwtVerifier(keys: JwtKeys): JwtVerifier {
   const jwksKeys: JWK[] = keys.jwks?.keys ?? [];
-  const symmetricKeys: { kid?: string; key: Uint8Array }[] = jwksKeys
+  const secrets: { kid?: string; bytes: Uint8Array }[] = jwksKeys
     .filter((key) => key.kty === "oct" && typeof key.k === "string")
-    .map((key) => ({ kid: key.kid, key: base64UrlDecode(key.k as string) }));
-  if (keys.secret) symmetricKeys.push({ key: new TextEncoder().encode(keys.secret) });
+    .map((key) => ({ kid: key.kid, bytes: base64UrlDecode(key.k as string) }));
+  if (keys.secret) secrets.push({ bytes: new TextEncoder().encode(keys.secret) });
+  // Imported once: importing an HMAC key per request costs more than verifying with it.
+  const symmetricKeys = secrets.map(({ kid, bytes }) => ({
+    kid,
+    key: crypto.subtle.importKey(
+      "raw",
+      bytes as BufferSource,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      [
+        "verify",
+      ],
+    ),
+  }));
 
   const publicKeys = jwksKeys.filter((key) => key.kty !== "oct");
   const asymmetric = publicKeys.length > 0
@@ -96,7 +109,10 @@ export function createJwtVerifier(keys: JwtKeys): JwtVerifier {
         let lastError: unknown;
         for (const candidate of candidates) {
           try {
-            return (await jwtVerify(token, candidate.key, { ...options, algorithms: ["HS256"] }))
+            return (await jwtVerify(token, await candidate.key, {
+              ...options,
+              algorithms: ["HS256"],
+            }))
               .payload;
           } catch (error) {
             lastError = error;

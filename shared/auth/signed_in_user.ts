@@ -30,12 +30,8 @@ export function bearerToken(authorization: string | undefined | null): string {
   return match[1]!;
 }
 
-/** Verifies the token and checks it belongs to a signed-in user. */
-export async function authenticateUser(
-  authorization: string | undefined | null,
-  verify: JwtVerifier,
-): Promise<SignedInUser> {
-  const token = bearerToken(authorization);
+/** Verifies a bearer token and checks it belongs to a signed-in user. */
+export async function authenticateToken(token: string, verify: JwtVerifier): Promise<SignedInUser> {
   const claims = await verify(token);
   const sub = Uuid.safeParse(claims.sub);
   if (claims.role !== "authenticated" || !sub.success) {

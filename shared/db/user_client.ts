@@ -23,8 +23,9 @@ export function createUserDbClient(
   accessToken: string,
 ): SupabaseClient {
   return createClient(settings.supabaseUrl, settings.publicApiKey, {
-    global: { headers: { Authorization: `Bearer ${accessToken}` } },
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    // The token is given, not a session: supabase-js then builds no auth client and
+    // does not look a session up before every request.
+    accessToken: () => Promise.resolve(accessToken),
     // No retries: an outage answers 503 at once, and writes are never replayed.
     db: { retry: false, timeout: DB_REQUEST_TIMEOUT_MS },
   });

@@ -1,13 +1,15 @@
 /**
  * Middleware for user routes: verifies the caller's JWT before any work, checks its
  * user still exists, and gives the handler a database client that acts as that user
- * (RLS applies).
+ * (RLS applies). A verified token is remembered until it expires (at most a minute),
+ * with its client, so a user's burst of requests is verified once.
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
 import type { MiddlewareHandler } from "hono";
 import type { JwtVerifier } from "../auth/jwt_verifier.ts";
-import { authenticateUser, type SignedInUser } from "../auth/signed_in_user.ts";
-import { UserExistenceCheck } from "../auth/user_existence.ts";
+import { SessionCache } from "../auth/session_cache.ts";
+import { authenticateToken, bearerToken, type SignedInUser } from "../auth/signed_in_user.ts";
+import { assertUserExists } from "../auth/user_existence.ts";
 import { createUserDbClient, type DbClientSettings } from "../db/user_client.ts";
 import type { RequestLogVariables } from "./request_log.ts";
 
@@ -16,18 +18,30 @@ export interface UserVariables extends RequestLogVariables {
   db: SupabaseClient;
 }
 
+interface Session {
+  user: SignedInUser;
+  db: SupabaseClient;
+}
+
 export function requireUser(
   verify: JwtVerifier,
   settings: DbClientSettings,
 ): MiddlewareHandler<{ Variables: UserVariables }> {
-  const existence = new UserExistenceCheck();
+  const sessions = new SessionCache<Session>();
   return async (c, next) => {
-    const user = await authenticateUser(c.req.header("authorization"), verify);
-    const db = createUserDbClient(settings, user.token);
-    await existence.assertExists(user.id, db);
-    c.set("user", user);
-    c.set("userId", user.id);
-    c.set("db", db);
+    const token = bearerToken(c.req.header("authorization"));
+    let session = sessions.get(token);
+    if (!session) {
+      const user = await authenticateToken(token, verify);
+      const db = createUserDbClient(settings, token);
+      await assertUserExists(db);
+      session = { user, db };
+      const exp = user.claims.exp;
+      sessions.set(token, session, typeof exp === "number" ? exp * 1000 : undefined);
+    }
+    c.set("user", session.user);
+    c.set("userId", session.user.id);
+    c.set("db", session.db);
     await next();
   };
 }
