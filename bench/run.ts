@@ -1,0 +1,291 @@
+/**
+ * `deno task bench`: every speed target of the project, each measured beside its reference in
+ * the same run. Starts its own stack (free ports, throw-away cluster), fills it (1M connections,
+ * 100k agents, 20k users, 50 admins), runs the scenarios, prints a table and writes
+ * bench/results.json (every sample) and bench/RESULTS.md (the figures and the machine).
+ *
+ *   deno task bench                        everything (about 10 minutes on 2 cores)
+ *   deno task bench --only=rls,list        some scenarios: rls, list, usage, probe, health, dev
+ *   deno task bench --skip=dev
+ *   deno task bench --quick                fewer trials, smaller loads (iteration, not figures)
+ *   --trials=20 --http-trials=5 --probe-runs=50 --health-trials=3 --dev-trials=2
+ *   --write-md                             also rewrite RESULTS.md after a partial run
+ *
+ * Speed targets live here, never as timed assertions in tests.
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+import { startStack } from "../scripts/stack/stack.ts";
+import { childrenMatching, cpuMeter, postgresProcesses } from "./cpu.ts";
+import { fillFixture, type Fixture, FULL_SIZE, SMALL_SIZE } from "./fixture.ts";
+import type { ScenarioResult } from "./figures.ts";
+import type { HttpLoad } from "./http_trials.ts";
+import { describeMachine, loadAverage } from "./machine.ts";
+import { type BenchReport, formatTable, resultsJson, resultsMarkdown } from "./report.ts";
+import { runDevStartScenario } from "./scenarios/dev_start.ts";
+import { HEALTH_CHECK_SCALE, runHealthCheckScenario } from "./scenarios/health_check.ts";
+import { runListHttpScenario } from "./scenarios/list_http.ts";
+import { runProbeScenario } from "./scenarios/probe.ts";
+import { runRlsScenario } from "./scenarios/rls.ts";
+import { runUsageScenario } from "./scenarios/usage.ts";
+
+const SCENARIOS = ["rls", "list", "usage", "probe", "health", "dev"] as const;
+type ScenarioId = typeof SCENARIOS[number];
+const TITLES: Record<ScenarioId, string> = {
+  rls: "RLS at 1M connections",
+  list: "GET /connections: the function beside PostgREST",
+  usage: "Usage recording on one hot connection",
+  probe: "Probe of a local MCP server beside the bare SDK",
+  health: "Scheduled health check at scale",
+  dev: "deno task dev: cold and warm start",
+};
+
+const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+const RESULTS_JSON = fileURLToPath(new URL("./results.json", import.meta.url));
+const RESULTS_MD = fileURLToPath(new URL("./RESULTS.md", import.meta.url));
+
+// deno-lint-ignore no-console
+const say = (line = "") => console.log(line);
+
+function positive(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
+
+function scenarioList(value: string | undefined): ScenarioId[] {
+  if (!value) return [];
+  const ids = value.split(",").map((id) => id.trim()).filter(Boolean);
+  for (const id of ids) {
+    if (!(SCENARIOS as readonly string[]).includes(id)) {
+      throw new Error(`unknown scenario "${id}" (known: ${SCENARIOS.join(", ")})`);
+    }
+  }
+  return ids as ScenarioId[];
+}
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    only: { type: "string" },
+    skip: { type: "string" },
+    quick: { type: "boolean", default: false },
+    trials: { type: "string" },
+    "http-trials": { type: "string" },
+    "probe-runs": { type: "string" },
+    "health-trials": { type: "string" },
+    "dev-trials": { type: "string" },
+    "write-md": { type: "boolean", default: false },
+  },
+});
+
+const quick = flags.quick ?? false;
+const only = scenarioList(flags.only);
+const skip = scenarioList(flags.skip);
+const selected = (only.length ? only : [...SCENARIOS]).filter((id) => !skip.includes(id));
+const settings = {
+  rlsTrials: positive(flags.trials, quick ? 5 : 20, "trials"),
+  httpTrials: positive(flags["http-trials"], quick ? 2 : 5, "http-trials"),
+  probeRuns: positive(flags["probe-runs"], quick ? 10 : 50, "probe-runs"),
+  healthTrials: positive(flags["health-trials"], quick ? 1 : 3, "health-trials"),
+  devTrials: positive(flags["dev-trials"], quick ? 1 : 2, "dev-trials"),
+};
+const listLoad: HttpLoad = {
+  connections: 10,
+  amount: quick ? 1000 : 3000,
+  maxSeconds: 60,
+  trials: settings.httpTrials,
+  warmUp: quick ? 200 : 500,
+};
+const singleUsageLoad: HttpLoad = { ...listLoad };
+const batchUsageLoad: HttpLoad = {
+  connections: 4,
+  amount: quick ? 40 : 100,
+  maxSeconds: 60,
+  trials: settings.httpTrials,
+  warmUp: quick ? 8 : 20,
+};
+
+async function attempt(
+  id: ScenarioId,
+  run: () => Promise<ScenarioResult>,
+): Promise<ScenarioResult> {
+  const started = performance.now();
+  say(`\n== ${TITLES[id]}`);
+  try {
+    const result = await run();
+    say(`   done in ${result.durationSeconds.toFixed(0)} s`);
+    return result;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    say(`   FAILED: ${message}`);
+    return {
+      id,
+      title: TITLES[id],
+      figures: [],
+      details: "",
+      data: {},
+      durationSeconds: (performance.now() - started) / 1000,
+      error: message,
+    };
+  }
+}
+
+const progress = (message: string) => say(`   ${message}`);
+
+async function databaseScenarios(ids: ScenarioId[]): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const stateDir = await Deno.makeTempDir({ prefix: "bench-stack-" });
+  // PostgreSQL runs as the postgres OS user when started as root.
+  if (Deno.uid() === 0) await Deno.chmod(stateDir, 0o755);
+  say("\n== Stack and data");
+  const stack = await startStack({
+    stateDir,
+    apiPort: 0,
+    dbPort: 0,
+    demoMcpPort: null,
+    seed: false,
+    ephemeral: true,
+    logs: "files",
+  });
+  const stopOnSignal = async () => {
+    await stack.stop();
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", stopOnSignal);
+  const cpu = cpuMeter({
+    "gateway (bench process)": () => Promise.resolve([Deno.pid]),
+    "mcp-connections": () =>
+      childrenMatching(Deno.pid, /function_host\.ts/, /FUNCTION_ENTRYPOINT=[^\n]*mcp-connections/),
+    PostgREST: () => childrenMatching(Deno.pid, /postgrest/),
+    PostgreSQL: () => postgresProcesses(stack.cluster.dataDir),
+  });
+  try {
+    const size = ids.includes("rls") || ids.includes("list") ? FULL_SIZE : SMALL_SIZE;
+    const sql = postgres(stack.dbUrl, { max: 2, onnotice: () => {} });
+    let fixture: Fixture;
+    try {
+      fixture = await fillFixture(sql, size, progress);
+    } finally {
+      await sql.end();
+    }
+    if (ids.includes("rls")) {
+      results.push(
+        await attempt("rls", () =>
+          runRlsScenario({
+            dbUrl: stack.dbUrl,
+            fixture,
+            trials: settings.rlsTrials,
+            progress,
+          })),
+      );
+    }
+    if (ids.includes("list")) {
+      results.push(
+        await attempt(
+          "list",
+          () => runListHttpScenario({ stack, fixture, load: { ...listLoad, cpu }, progress }),
+        ),
+      );
+    }
+    if (ids.includes("usage")) {
+      results.push(
+        await attempt("usage", () =>
+          runUsageScenario({
+            stack,
+            fixture,
+            single: { ...singleUsageLoad, cpu },
+            batch: { ...batchUsageLoad, cpu },
+            progress,
+          })),
+      );
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", stopOnSignal);
+    await stack.stop();
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+  }
+  return results;
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const machine = await describeMachine();
+  say(
+    `deno task bench: ${selected.join(", ")}${quick ? " (quick)" : ""} on ${machine.cpu}, ` +
+      `${machine.cores} cores, load average ${machine.loadAverage.join(" ")}`,
+  );
+  const scenarios: ScenarioResult[] = [];
+  const dbIds = selected.filter((id) => id === "rls" || id === "list" || id === "usage");
+  if (dbIds.length > 0) {
+    try {
+      scenarios.push(...await databaseScenarios(dbIds));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      say(`   FAILED: ${message}`);
+      for (const id of dbIds) {
+        if (!scenarios.some((s) => s.id === id)) {
+          scenarios.push({
+            id,
+            title: TITLES[id],
+            figures: [],
+            details: "",
+            data: {},
+            durationSeconds: 0,
+            error: `the stack or its data failed: ${message}`,
+          });
+        }
+      }
+    }
+  }
+  if (selected.includes("probe")) {
+    scenarios.push(await attempt("probe", () => runProbeScenario(settings.probeRuns)));
+  }
+  if (selected.includes("health")) {
+    scenarios.push(
+      await attempt(
+        "health",
+        () => runHealthCheckScenario(HEALTH_CHECK_SCALE, settings.healthTrials, progress),
+      ),
+    );
+  }
+  if (selected.includes("dev")) {
+    scenarios.push(
+      await attempt("dev", () => runDevStartScenario(PROJECT_ROOT, settings.devTrials, progress)),
+    );
+  }
+
+  const report: BenchReport = {
+    machine,
+    options: { selected, quick, ...settings, listLoad, singleUsageLoad, batchUsageLoad },
+    scenarios,
+    durationSeconds: (performance.now() - started) / 1000,
+    loadAverageAfter: await loadAverage(),
+  };
+  say("");
+  say(formatTable(scenarios));
+  say("");
+  await Deno.writeTextFile(RESULTS_JSON, resultsJson(report));
+  say(`wrote ${RESULTS_JSON}`);
+  const complete = selected.length === SCENARIOS.length && !quick;
+  if (complete || flags["write-md"]) {
+    await Deno.writeTextFile(RESULTS_MD, resultsMarkdown(report));
+    // The committed file passes `deno fmt --check` like every other file.
+    await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--quiet", RESULTS_MD],
+      cwd: PROJECT_ROOT,
+      stdout: "null",
+      stderr: "inherit",
+    }).output();
+    say(`wrote ${RESULTS_MD}`);
+  } else {
+    say(`kept ${RESULTS_MD} (a partial or quick run; --write-md rewrites it)`);
+  }
+  say(`${(report.durationSeconds / 60).toFixed(1)} min`);
+  return scenarios.some((s) => s.error) ? 1 : 0;
+}
+
+Deno.exit(await main());
