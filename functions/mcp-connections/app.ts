@@ -3,14 +3,13 @@
  * and error handling. `index.ts` only builds the dependencies and serves it.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { JwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import type { FunctionEnv } from "../../shared/config/function_env.ts";
 import type { ConnectionTestDeps } from "../../shared/domain/connection_test.ts";
-import { AppError } from "../../shared/errors/app_error.ts";
-import { errorResponse, toAppError } from "../../shared/http/errors.ts";
-import { describeError, type Logger } from "../../shared/http/logger.ts";
+import { renderErrors, routeNotFound } from "../../shared/http/errors.ts";
+import { limitBody } from "../../shared/http/body_limit.ts";
+import type { Logger } from "../../shared/http/logger.ts";
 import { requestLog } from "../../shared/http/request_log.ts";
 import { requireUser, type UserVariables } from "../../shared/http/user_auth.ts";
 import { rejectInvalidRequest } from "../../shared/http/validation.ts";
@@ -43,12 +42,7 @@ export function createMcpConnectionsApp(
     exposeHeaders: ["x-request-id"],
     maxAge: 86_400,
   }));
-  app.use(bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new AppError("payload_too_large", `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
-    },
-  }));
+  app.use(limitBody(MAX_BODY_BYTES));
 
   const authenticate = requireUser(deps.verifyJwt, deps.env);
   app.use(async (c, next) => {
@@ -76,18 +70,7 @@ export function createMcpConnectionsApp(
     servers: [{ url: `${deps.env.supabaseUrl}/functions/v1` }],
   });
 
-  app.notFound((c) =>
-    errorResponse(c, new AppError("route_not_found", "No route matches this request."))
-  );
-  app.onError((error, c) => {
-    const appError = toAppError(error);
-    if (appError.status >= 500) {
-      deps.logger.error("request failed", {
-        requestId: c.get("requestId"),
-        ...describeError(appError),
-      });
-    }
-    return errorResponse(c, appError);
-  });
+  app.notFound(routeNotFound);
+  app.onError(renderErrors(deps.logger, "request failed"));
   return app;
 }

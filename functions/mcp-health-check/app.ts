@@ -5,14 +5,14 @@
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import {
   authorizeServiceCaller,
   type ServiceCallerSettings,
 } from "../../shared/auth/service_caller.ts";
 import { AppError } from "../../shared/errors/app_error.ts";
-import { errorResponse, toAppError } from "../../shared/http/errors.ts";
-import { describeError, type Logger } from "../../shared/http/logger.ts";
+import { errorResponse, renderErrors, routeNotFound } from "../../shared/http/errors.ts";
+import { limitBody } from "../../shared/http/body_limit.ts";
+import type { Logger } from "../../shared/http/logger.ts";
 import { requestLog, type RequestLogVariables } from "../../shared/http/request_log.ts";
 import { describeIssues } from "../../shared/http/validation.ts";
 import { runHealthCheck } from "../../shared/health/run_health_check.ts";
@@ -57,35 +57,19 @@ export function createHealthCheckApp(
 ): Hono<{ Variables: RequestLogVariables }> {
   const app = new Hono<{ Variables: RequestLogVariables }>().basePath(`/${FUNCTION_NAME}`);
   app.use(requestLog(deps.logger));
-  app.use(bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new AppError("payload_too_large", `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
-    },
-  }));
+  app.use(limitBody(MAX_BODY_BYTES));
 
   app.post("/", async (c) => {
     await authorizeServiceCaller(c.req.raw.headers, deps.auth);
     const options = await readOptions(c.req.raw);
     return c.json(await runHealthCheck(options, deps), 200);
   });
-  app.all("/", () => {
-    throw new AppError("method_not_allowed", "Use POST to run a health check.");
+  app.all("/", (c) => {
+    c.header("allow", "POST");
+    return errorResponse(c, new AppError("method_not_allowed", "Use POST to run a health check."));
   });
 
-  app.notFound((c) =>
-    errorResponse(c, new AppError("route_not_found", "No route matches this request."))
-  );
-  app.onError((error, c) => {
-    const appError = toAppError(error);
-    if (appError.status >= 500) {
-      deps.logger.error("health check failed", {
-        requestId: c.get("requestId"),
-        ...describeError(appError),
-      });
-    }
-    if (appError.code === "method_not_allowed") c.header("allow", "POST");
-    return errorResponse(c, appError);
-  });
+  app.notFound(routeNotFound);
+  app.onError(renderErrors(deps.logger, "health check failed"));
   return app;
 }

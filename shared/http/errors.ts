@@ -5,11 +5,13 @@
  * type, body too large) to their codes; anything else is a logged 500 that reveals
  * nothing about its cause.
  */
-import type { Context } from "hono";
+import type { Context, ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, type ErrorCode } from "../errors/app_error.ts";
 import type { ErrorBody } from "../schemas/responses.ts";
+import { describeError, type Logger } from "./logger.ts";
+import type { RequestLogVariables } from "./request_log.ts";
 
 /** The AppError a thrown value stands for. */
 export function toAppError(error: unknown): AppError {
@@ -45,4 +47,23 @@ export function errorBody(error: AppError): ErrorBody {
 /** Renders an error as the API's error response. */
 export function errorResponse(c: Context, error: AppError): Response {
   return c.json(errorBody(error), error.status as ContentfulStatusCode);
+}
+
+/** `app.notFound`: unknown routes answer 404 `route_not_found` in the error shape. */
+export function routeNotFound(c: Context): Response {
+  return errorResponse(c, new AppError("route_not_found", "No route matches this request."));
+}
+
+/** `app.onError`: renders any failure; 5xx are logged (with the request id), 4xx are not. */
+export function renderErrors<V extends RequestLogVariables>(
+  logger: Logger,
+  failureMessage: string,
+): ErrorHandler<{ Variables: V }> {
+  return (error, c) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) {
+      logger.error(failureMessage, { requestId: c.get("requestId"), ...describeError(appError) });
+    }
+    return errorResponse(c, appError);
+  };
 }
