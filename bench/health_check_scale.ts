@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import { startStack } from "../scripts/stack/stack.ts";
+import { startThrowawayStack } from "../scripts/stack/throwaway_stack.ts";
 import type { HealthCheckSummary } from "../shared/schemas/health_check.ts";
 import {
   startFaultServer,
@@ -46,16 +46,7 @@ const WRITE = /^\s*(insert|update|delete|truncate|with\b[\s\S]*\b(insert|update|
 export async function runHealthCheckScale(
   options: HealthCheckScaleOptions,
 ): Promise<HealthCheckScaleResult> {
-  const stateDir = await Deno.makeTempDir({ prefix: "health-check-scale-" });
-  if (Deno.uid() === 0) await Deno.chmod(stateDir, 0o755);
-  const stack = await startStack({
-    stateDir,
-    apiPort: 0,
-    dbPort: 0,
-    demoMcpPort: null,
-    seed: false,
-    ephemeral: true,
-    logs: "files",
+  const stack = await startThrowawayStack("health-check-scale-", {
     postgresSettings: [
       "shared_preload_libraries=pg_stat_statements",
       "pg_stat_statements.track=all",
@@ -143,7 +134,6 @@ export async function runHealthCheckScale(
     await sql.end();
     await Promise.all([...healthy, ...hanging].map((s) => s.close()));
     await stack.stop();
-    await Deno.remove(stateDir, { recursive: true });
   }
 }
 

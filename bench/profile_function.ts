@@ -18,7 +18,7 @@ import { type LoadSpec, runLoad } from "./load.ts";
 import { localJwks, mintUserToken } from "../scripts/stack/keys.ts";
 import { freePort, isPortOpen, waitFor } from "../scripts/stack/processes.ts";
 import { projectRootFromHere } from "../scripts/stack/project_config.ts";
-import { startStack } from "../scripts/stack/stack.ts";
+import { startThrowawayStack } from "../scripts/stack/throwaway_stack.ts";
 
 interface CallFrame {
   functionName: string;
@@ -103,17 +103,7 @@ async function main(): Promise<void> {
   });
   const requests = Number(values.requests);
   const root = projectRootFromHere();
-  const stateDir = await Deno.makeTempDir({ prefix: "bench-profile-" });
-  if (Deno.uid() === 0) await Deno.chmod(stateDir, 0o755);
-  const stack = await startStack({
-    stateDir,
-    apiPort: 0,
-    dbPort: 0,
-    demoMcpPort: null,
-    seed: false,
-    ephemeral: true,
-    logs: "files",
-  });
+  const stack = await startThrowawayStack("bench-profile-");
   const port = freePort();
   const inspectorPort = freePort();
   let host: Deno.ChildProcess | null = null;
@@ -219,7 +209,6 @@ async function main(): Promise<void> {
     host?.kill("SIGTERM");
     await host?.status;
     await stack.stop();
-    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
   }
 }
 

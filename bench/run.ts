@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { startStack } from "../scripts/stack/stack.ts";
+import { startThrowawayStack } from "../scripts/stack/throwaway_stack.ts";
 import { childrenMatching, cpuMeter, postgresProcesses } from "./cpu.ts";
 import { fillFixture, type Fixture, FULL_SIZE, SMALL_SIZE } from "./fixture.ts";
 import type { ScenarioResult } from "./figures.ts";
@@ -137,22 +137,10 @@ const progress = (message: string) => say(`   ${message}`);
 
 async function databaseScenarios(ids: ScenarioId[]): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
-  const stateDir = await Deno.makeTempDir({ prefix: "bench-stack-" });
-  // PostgreSQL runs as the postgres OS user when started as root.
-  if (Deno.uid() === 0) await Deno.chmod(stateDir, 0o755);
   say("\n== Stack and data");
-  const stack = await startStack({
-    stateDir,
-    apiPort: 0,
-    dbPort: 0,
-    demoMcpPort: null,
-    seed: false,
-    ephemeral: true,
-    logs: "files",
-  });
+  const stack = await startThrowawayStack("bench-stack-");
   const stopOnSignal = async () => {
     await stack.stop();
-    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
     Deno.exit(130);
   };
   Deno.addSignalListener("SIGINT", stopOnSignal);
@@ -206,7 +194,6 @@ async function databaseScenarios(ids: ScenarioId[]): Promise<ScenarioResult[]> {
   } finally {
     Deno.removeSignalListener("SIGINT", stopOnSignal);
     await stack.stop();
-    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
   }
   return results;
 }

@@ -14,7 +14,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { mintUserToken } from "../../scripts/stack/keys.ts";
-import { type RunningStack, startStack } from "../../scripts/stack/stack.ts";
+import type { RunningStack } from "../../scripts/stack/stack.ts";
+import { startThrowawayStack } from "../../scripts/stack/throwaway_stack.ts";
 import { assertErrorShape, readBody, scaled } from "../_support/reliability.ts";
 
 const CLIENTS = 9;
@@ -36,26 +37,15 @@ function percentile(values: number[], p: number): number {
 }
 
 async function withPrivateStack(run: (stack: RunningStack) => Promise<void>): Promise<void> {
-  const stateDir = await Deno.makeTempDir({ prefix: "outage-stack-" });
-  if (Deno.uid() === 0) await Deno.chmod(stateDir, 0o755);
-  let stack: RunningStack | null = null;
+  const stack = await startThrowawayStack("outage-stack-", {
+    // As on Supabase: a commit is on disk (here: in the OS) before it is acknowledged, so
+    // a crash loses no write that was answered 200. (Throw-away stacks turn it off.)
+    postgresSettings: ["synchronous_commit=on"],
+  });
   try {
-    stack = await startStack({
-      stateDir,
-      apiPort: 0,
-      dbPort: 0,
-      demoMcpPort: null,
-      seed: false,
-      ephemeral: true,
-      // As on Supabase: a commit is on disk (here: in the OS) before it is acknowledged, so
-      // a crash loses no write that was answered 200. (Throw-away stacks turn it off.)
-      postgresSettings: ["synchronous_commit=on"],
-      logs: "files",
-    });
     await run(stack);
   } finally {
-    await stack?.stop();
-    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+    await stack.stop();
   }
 }
 
