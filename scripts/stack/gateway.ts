@@ -51,15 +51,22 @@ export function upstreamAuthorization(headers: Headers, keys: ApiKeys): string |
   return apikey ? `Bearer ${apikey}` : null;
 }
 
-function forwardHeaders(request: Request, authorization: string | null): Headers {
+function forwardHeaders(request: Request, url: URL, authorization: string | null): Headers {
   const headers = new Headers(request.headers);
   for (const name of HOP_BY_HOP) headers.delete(name);
   headers.delete("host");
   if (authorization) headers.set("authorization", authorization);
   else headers.delete("authorization");
-  const url = new URL(request.url);
   headers.set("x-forwarded-host", url.host);
-  headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
+  headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
+  return headers;
+}
+
+/** The upstream's headers without hop-by-hop ones; copied only when there are some. */
+function responseHeaders(upstream: Headers): Headers {
+  if (!HOP_BY_HOP.some((name) => upstream.has(name))) return upstream;
+  const headers = new Headers(upstream);
+  for (const name of HOP_BY_HOP) headers.delete(name);
   return headers;
 }
 
@@ -82,12 +89,10 @@ async function proxy(request: Request, target: string, headers: Headers): Promis
       redirect: "manual",
       signal: controller.signal,
     });
-    const responseHeaders = new Headers(upstream.headers);
-    for (const name of HOP_BY_HOP) responseHeaders.delete(name);
     return new Response(upstream.body, {
       status: upstream.status,
       statusText: upstream.statusText,
-      headers: responseHeaders,
+      headers: responseHeaders(upstream.headers),
     });
   } catch (error) {
     if (timedOut) {
@@ -140,7 +145,7 @@ export function createGatewayHandler(
     if (path === "/rest/v1" || path.startsWith("/rest/v1/")) {
       const target = routes.rest + (path.slice("/rest/v1".length) || "/") + url.search;
       const authorization = upstreamAuthorization(request.headers, keys);
-      return await proxy(request, target, forwardHeaders(request, authorization));
+      return await proxy(request, target, forwardHeaders(request, url, authorization));
     }
 
     if (path.startsWith("/functions/v1/")) {
@@ -162,7 +167,7 @@ export function createGatewayHandler(
       return await proxy(
         request,
         fn.origin + rest + url.search,
-        forwardHeaders(request, authorization),
+        forwardHeaders(request, url, authorization),
       );
     }
 
