@@ -6,7 +6,8 @@
 -- lost — unlike the draft's read-modify-write from the client.
 --
 -- SECURITY INVOKER: the caller's RLS decides which connections they may record
--- usage for.
+-- usage for. Errors use the SQLSTATEs PostgREST turns into HTTP statuses, so
+-- `supabase.rpc()` callers get 404 (PT404) and 409 (PT409), not 500.
 --
 -- Idempotent: applying this file twice changes nothing the second time.
 -- =============================================================================
@@ -71,8 +72,8 @@ $$;
 
 -- Records usage events for an active connection and returns its new usage_stats.
 --   p_events: a JSON array of 1 .. 1000 usage events (see is_valid_usage_event).
--- Errors: 22023 bad events (the message names the first bad one), P0002 no such
--- connection visible to the caller, 55000 the connection is disconnected.
+-- Errors: 22023 bad events (the message names the first bad one), PT404 no such
+-- connection visible to the caller, PT409 the connection is disconnected.
 create or replace function public.record_agent_mcp_connection_usage(
     p_connection_id uuid,
     p_events jsonb
@@ -138,9 +139,9 @@ begin
 
     if new_stats is null then
         if exists (select 1 from public.agent_mcp_connections where id = p_connection_id) then
-            raise exception 'connection % is disconnected', p_connection_id using errcode = '55000';
+            raise exception 'connection % is disconnected', p_connection_id using errcode = 'PT409';
         end if;
-        raise exception 'connection % not found', p_connection_id using errcode = 'P0002';
+        raise exception 'connection % not found', p_connection_id using errcode = 'PT404';
     end if;
 
     return new_stats;

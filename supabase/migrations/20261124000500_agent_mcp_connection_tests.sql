@@ -23,7 +23,7 @@
 --   previous_status    the status before, to restore if the test is cancelled
 --   connection_config  the connection's options for the probe
 --   mcp_server_url     the server's URL; when null, nothing was changed (no test possible)
--- Errors: P0002 no such connection visible to the caller, 55000 it is disconnected.
+-- Errors: PT404 no such connection visible to the caller, PT409 it is disconnected.
 create or replace function public.begin_agent_mcp_connection_test(p_connection_id uuid)
 returns table (previous_status text, connection_config jsonb, mcp_server_url text)
 language plpgsql
@@ -45,10 +45,10 @@ begin
     for update of c;
 
     if not found then
-        raise exception 'connection % not found', p_connection_id using errcode = 'P0002';
+        raise exception 'connection % not found', p_connection_id using errcode = 'PT404';
     end if;
     if not found_active then
-        raise exception 'connection % is disconnected', p_connection_id using errcode = '55000';
+        raise exception 'connection % is disconnected', p_connection_id using errcode = 'PT409';
     end if;
 
     if found_url is not null then
@@ -73,7 +73,7 @@ comment on function public.begin_agent_mcp_connection_test(uuid) is
 -- status to 'connected' or 'error'. Without one (the test was cancelled): puts back
 -- p_restore_status if the connection is still 'testing'. Returns the connection.
 -- Errors: 22023 a result without a boolean success or a bad restore status,
--- P0002 no such connection visible to the caller.
+-- PT404 no such connection visible to the caller.
 create or replace function public.finish_agent_mcp_connection_test(
     p_connection_id uuid,
     p_result jsonb,
@@ -117,7 +117,7 @@ begin
     end if;
 
     if not found then
-        raise exception 'connection % not found', p_connection_id using errcode = 'P0002';
+        raise exception 'connection % not found', p_connection_id using errcode = 'PT404';
     end if;
 end;
 $$;
