@@ -13,10 +13,10 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { mintUserToken } from "../../scripts/stack/keys.ts";
 import type { RunningStack } from "../../scripts/stack/stack.ts";
 import { startThrowawayStack } from "../../scripts/stack/throwaway_stack.ts";
 import { assertErrorShape, readBody, scaled } from "../_support/reliability.ts";
+import { createServer, createUser, stack as sharedStack } from "../_support/stack.ts";
 
 const CLIENTS = 9;
 const DOWN_MS = scaled(3_000, 20_000);
@@ -52,20 +52,16 @@ async function withPrivateStack(run: (stack: RunningStack) => Promise<void>): Pr
 Deno.test("a database outage under load: quick 503s, then recovery without a restart", async (t) => {
   await withPrivateStack(async (stack) => {
     const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
-    const userId = crypto.randomUUID();
-    await sql`insert into auth.users (id, email) values (${userId}, 'outage@tests.local')`;
-    const [agent] =
-      await sql`insert into agents (user_id, name) values (${userId}, 'Outage agent') returning id`;
-    const [server] = await sql`
-      insert into account_tool_instances (instance_name_on_toolbox, mcp_server_url)
-      values ('Outage server', 'http://127.0.0.1:9/mcp') returning id
-    `;
+    const owner = await createUser(sql, { label: "outage" });
+    const serverId = await createServer(sql, "http://127.0.0.1:9/mcp", "Outage server");
     const [connection] = await sql`
       insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
-      values (${agent!.id}, ${server!.id}, ${userId}) returning id
+      values (${owner.agentId}, ${serverId}, ${owner.id}) returning id
     `;
     await sql.end();
-    const token = await mintUserToken({ sub: userId, secret: stack.keys.jwtSecret });
+    // The private stack signs with the same local secret as the shared test stack.
+    assert.equal(stack.keys.jwtSecret, sharedStack.jwtSecret);
+    const token = owner.token;
     const api = `${stack.url}/functions/v1/mcp-connections`;
     const user = { authorization: `Bearer ${token}` };
     const json = { "content-type": "application/json" };
@@ -89,7 +85,7 @@ Deno.test("a database outage under load: quick 503s, then recovery without a res
         fetch(`${stack.url}/functions/v1/mcp-health-check`, {
           method: "POST",
           headers: { authorization: `Bearer ${stack.keys.serviceRoleKey}`, ...json },
-          body: JSON.stringify({ serverIds: [server!.id], dryRun: true }),
+          body: JSON.stringify({ serverIds: [serverId], dryRun: true }),
           signal: AbortSignal.timeout(30_000),
         }),
     };
