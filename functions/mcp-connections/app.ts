@@ -23,7 +23,7 @@ export const MAX_BODY_BYTES = 256 * 1024;
 const OPENAPI_PATH = "/openapi.json";
 
 export interface McpConnectionsDeps extends ConnectionTestDeps {
-  env: Pick<FunctionEnv, "supabaseUrl" | "publicApiKey" | "corsOrigins">;
+  env: Pick<FunctionEnv, "supabaseUrl" | "publicApiKey" | "corsOrigins" | "jwtIssuer">;
   verifyJwt: JwtVerifier;
   logger: Logger;
 }
@@ -44,7 +44,7 @@ export function createMcpConnectionsApp(
   }));
   app.use(limitBody(MAX_BODY_BYTES));
 
-  const authenticate = requireUser(deps.verifyJwt, deps.env);
+  const authenticate = requireUser(deps.verifyJwt, deps.env, { issuer: deps.env.jwtIssuer });
   app.use(async (c, next) => {
     if (c.req.path === `/${FUNCTION_NAME}${OPENAPI_PATH}`) return await next();
     return await authenticate(c, next);

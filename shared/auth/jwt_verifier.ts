@@ -7,8 +7,13 @@
  *   `SUPABASE_JWKS`, else the project's JWKS endpoint
  *   (`<SUPABASE_URL>/auth/v1/.well-known/jwks.json`, fetched and cached by jose).
  *
- * Anything else (`alg: none`, HS512, a malformed token) is refused. Failures are
+ * Anything else (`alg: none`, HS512, a malformed token) is refused, and so is a
+ * token without `exp`: every token Supabase issues (user sessions and API keys) has
+ * one, and a token that never expires cannot be revoked by waiting. Failures are
  * `AppError`s with precise codes (invalid_jwt, jwt_expired, jwt_not_yet_valid).
+ *
+ * What a token is FOR (its `aud`, `role`, `sub`) is checked by the caller: user
+ * routes in `signed_in_user.ts`, the health check in `service_caller.ts`.
  */
 import {
   createLocalJWKSet,
@@ -50,6 +55,11 @@ function describeFailure(error: unknown): AppError {
       cause: error,
     });
   }
+  if (error instanceof errors.JWTClaimValidationFailed && error.claim === "exp") {
+    return new AppError("invalid_jwt", "The access token has no expiry (exp).", undefined, {
+      cause: error,
+    });
+  }
   if (error instanceof errors.JWTClaimValidationFailed && ["nbf", "iat"].includes(error.claim)) {
     return new AppError("jwt_not_yet_valid", "The access token is not valid yet.", undefined, {
       cause: error,
@@ -87,7 +97,7 @@ export function createJwtVerifier(keys: JwtKeys): JwtVerifier {
     ? createRemoteJWKSet(keys.jwksUrl, { timeoutDuration: 5_000, cooldownDuration: 30_000 })
     : null;
 
-  const options = { clockTolerance: CLOCK_TOLERANCE_SECONDS };
+  const options = { clockTolerance: CLOCK_TOLERANCE_SECONDS, requiredClaims: ["exp"] };
 
   return async (token) => {
     let alg: string | undefined;

@@ -38,6 +38,8 @@ const FunctionEnvSchema = z.object({
   SUPABASE_JWKS: Jwks.optional(),
   /** Legacy HS256 JWT secret, for projects that still sign with it (not injected by Supabase). */
   JWT_SECRET: z.string().min(16).optional(),
+  /** When set, users' tokens must carry this `iss` (e.g. `https://<ref>.supabase.co/auth/v1`). */
+  JWT_ISSUER: z.url().optional(),
   /** Comma-separated origins allowed by CORS; `*` (default) allows any. */
   CORS_ALLOWED_ORIGINS: z.string().default("*"),
   /** Shared secret the scheduler may send instead of the service role key (health check). */
@@ -54,6 +56,8 @@ export interface FunctionEnv {
   serviceKeys: string[];
   jwks?: JSONWebKeySet;
   jwtSecret?: string;
+  /** The issuer users' tokens must name, when the deployment set one. */
+  jwtIssuer?: string;
   corsOrigins: string[] | "*";
   healthCheckSecret?: string;
 }
@@ -82,6 +86,7 @@ export function loadFunctionEnv(env: Record<string, string> = Deno.env.toObject(
     ],
     jwks: e.SUPABASE_JWKS,
     jwtSecret: e.JWT_SECRET,
+    jwtIssuer: e.JWT_ISSUER,
     corsOrigins: origins.length === 0 || origins.includes("*") ? "*" : origins,
     healthCheckSecret: e.HEALTH_CHECK_SECRET,
   };

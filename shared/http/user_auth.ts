@@ -8,7 +8,12 @@ import type { SupabaseClient } from "@supabase/supabase-js";
 import type { MiddlewareHandler } from "hono";
 import type { JwtVerifier } from "../auth/jwt_verifier.ts";
 import { SessionCache } from "../auth/session_cache.ts";
-import { authenticateToken, bearerToken, type SignedInUser } from "../auth/signed_in_user.ts";
+import {
+  authenticateToken,
+  bearerToken,
+  type SignedInUser,
+  type UserTokenRules,
+} from "../auth/signed_in_user.ts";
 import { assertUserExists } from "../auth/user_existence.ts";
 import { createUserDbClient, type DbClientSettings } from "../db/user_client.ts";
 import type { RequestLogVariables } from "./request_log.ts";
@@ -26,13 +31,14 @@ interface Session {
 export function requireUser(
   verify: JwtVerifier,
   settings: DbClientSettings,
+  rules: UserTokenRules = {},
 ): MiddlewareHandler<{ Variables: UserVariables }> {
   const sessions = new SessionCache<Session>();
   return async (c, next) => {
     const token = bearerToken(c.req.header("authorization"));
     let session = sessions.get(token);
     if (!session) {
-      const user = await authenticateToken(token, verify);
+      const user = await authenticateToken(token, verify, rules);
       const db = createUserDbClient(settings, token);
       await assertUserExists(db);
       session = { user, db };

@@ -48,6 +48,14 @@ export const FORBIDDEN_HEADER_NAMES: ReadonlySet<string> = new Set([
   "upgrade",
 ]);
 
+/**
+ * Names no header may have although they are RFC 9110 tokens: `__proto__` is a
+ * property name with assignment semantics in JavaScript, so an object built from it
+ * by assignment (zod's record parsing among others) silently loses it, while the
+ * database and the probe would keep it. Refused by both checks instead. Lower case.
+ */
+export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set(["__proto__"]);
+
 /** An RFC 9110 token. */
 export const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Visible ASCII, space and horizontal tab: no CR, LF, NUL or other controls. */
@@ -63,14 +71,31 @@ export const HeaderName = z
   .refine(
     (name) => !FORBIDDEN_HEADER_NAMES.has(name.toLowerCase()),
     "is a hop-by-hop, framing or transport header and cannot be set",
-  );
+  )
+  .refine((name) => !RESERVED_HEADER_NAMES.has(name.toLowerCase()), "is a reserved name");
 
 export const HeaderValue = z
   .string()
   .max(customHeaders.maxValueLength)
   .regex(HEADER_VALUE_PATTERN, "must be visible ASCII without control characters");
 
-export const CustomHeaders = z
+/**
+ * zod's record parsing skips an own `__proto__` key without a word (the output is
+ * built by assignment), so it is looked for on the raw input, before the record.
+ */
+function refuseReservedKeys(value: unknown, ctx: { issues: z.core.$ZodRawIssue[] }): unknown {
+  if (value !== null && typeof value === "object" && Object.hasOwn(value, "__proto__")) {
+    ctx.issues.push({
+      code: "custom",
+      message: "is a reserved name",
+      path: ["__proto__"],
+      input: value,
+    });
+  }
+  return value;
+}
+
+const HeaderRecord = z
   .record(HeaderName, HeaderValue)
   .refine((headers) => Object.keys(headers).length <= customHeaders.maxCount, {
     message: `at most ${customHeaders.maxCount} headers`,
@@ -82,6 +107,8 @@ export const CustomHeaders = z
     },
     { message: "header names must be unique regardless of case" },
   );
+
+export const CustomHeaders = z.preprocess(refuseReservedKeys, HeaderRecord);
 
 export const ConnectionConfig = z.strictObject({
   /** Deadline of a whole connection test, in milliseconds. */

@@ -62,6 +62,9 @@ as $$
                            'proxy-authorization', 'proxy-connection', 'te', 'trailer',
                            'transfer-encoding', 'upgrade'
                        ])
+                       -- Reserved: JavaScript objects lose it on assignment (see
+                       -- RESERVED_HEADER_NAMES in shared/schemas/connection_config.ts).
+                       and lower(h.key) <> '__proto__'
                        and jsonb_typeof(h.value) = 'string'
                        and char_length(h.value #>> '{}') <= 4096
                        and (h.value #>> '{}') ~ '^[\t\x20-\x7e]*$'
@@ -80,8 +83,9 @@ $$;
 --   enableLogging          boolean
 --   customHeaders          object of at most 32 string values; names are RFC 9110
 --                          tokens (<= 256 chars, unique ignoring case) and not
---                          hop-by-hop, framing or MCP transport headers; values are
---                          visible ASCII, space or tab, <= 4096 chars
+--                          hop-by-hop, framing or MCP transport headers, nor the
+--                          reserved `__proto__`; values are visible ASCII, space or
+--                          tab, <= 4096 chars
 -- and no other key. Returns false (never raises) for any other input, null included.
 create or replace function public.validate_connection_config(config jsonb)
 returns boolean

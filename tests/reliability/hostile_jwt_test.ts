@@ -1,7 +1,7 @@
 /**
  * Hostile JWTs, through the gateway and in-process: no token, garbage, expired, not yet
- * valid, a wrong secret, `alg: none`, a forged service_role token, a tampered payload,
- * another algorithm, a token whose user does not exist or was deleted, and the anon and
+ * valid, no expiry, another or no audience, a wrong secret, `alg: none`, a forged
+ * service_role token, a tampered payload, another algorithm, a token whose user does not exist or was deleted, and the anon and
  * service role keys where a user's token is due. None gets data: 401 (403 where the spec
  * says), on every route of mcp-connections, on PostgREST (`/rest/v1`) and on the health
  * check.
@@ -40,6 +40,12 @@ interface Hostile {
   fn: { status: number; code: string };
   /** The health check's answer to this token as its credential. */
   healthCheck: { status: number; code: string };
+  /**
+   * The token is signed with the project's key for the owner: PostgREST, which (as on
+   * the platform) checks only the signature and `exp` when present, serves the owner's
+   * own rows to it. Only the function holds user tokens to `exp` and `aud`.
+   */
+  restSeesOwner?: true;
 }
 
 async function hostileTokens(ids: {
@@ -199,6 +205,37 @@ async function hostileTokens(ids: {
       healthCheck: { status: 403, code: "forbidden" },
     },
     {
+      name: "a correctly signed user token without exp (never expires)",
+      authorization: `Bearer ${await new SignJWT({ ...userClaims, sub: ids.owner })
+        .setProtectedHeader({ alg: "HS256" }).setIssuedAt(now()).sign(secret)}`,
+      gateway: "pass",
+      fn: invalidJwt,
+      healthCheck: invalidJwt,
+      restSeesOwner: true,
+    },
+    {
+      name: "a correctly signed user token for another audience",
+      authorization: `Bearer ${await new SignJWT({
+        ...userClaims,
+        aud: "some-other-api",
+        sub: ids.owner,
+      })
+        .setProtectedHeader({ alg: "HS256" }).setExpirationTime(now() + 3600).sign(secret)}`,
+      gateway: "pass",
+      fn: invalidJwt,
+      healthCheck: { status: 403, code: "forbidden" },
+      restSeesOwner: true,
+    },
+    {
+      name: "a correctly signed user token without aud",
+      authorization: `Bearer ${await new SignJWT({ role: "authenticated", sub: ids.owner })
+        .setProtectedHeader({ alg: "HS256" }).setExpirationTime(now() + 3600).sign(secret)}`,
+      gateway: "pass",
+      fn: invalidJwt,
+      healthCheck: { status: 403, code: "forbidden" },
+      restSeesOwner: true,
+    },
+    {
       name: "the anon key",
       authorization: `Bearer ${stack.anonKey}`,
       gateway: "pass",
@@ -323,6 +360,11 @@ Deno.test("hostile JWTs get 401 (or 403) and never data, at every layer", async 
           });
           const body = await readBody(rest);
           requests++;
+          if (token.restSeesOwner) {
+            assert.equal(rest.status, 200, path);
+            assert.ok(leaks(body), `the owner's own rows from /rest/v1/${path}`);
+            continue;
+          }
           assert.ok(!leaks(body), `no data from /rest/v1/${path}`);
           if (token.gateway === "pass") {
             // (A sub that is no UUID makes auth.uid() fail: 400, never rows.)
