@@ -49,11 +49,22 @@ select throws_ok($$ select * from admin_list_agent_mcp_connections(1001) $$,
 select throws_ok($$ select * from admin_list_agent_mcp_connections(10, now(), null) $$,
     '22023', 'the page key needs both created_at and id', 'half a page key is refused');
 
-select ok(
-    (select total_connections >= 3 and disconnected_connections >= 1 and users >= 3
-     from admin_agent_mcp_connection_stats()),
-    'an admin reads totals over every user''s connections'
-);
+-- Exact totals: only the fixtures' connections are left (the seed's are deleted inside
+-- this transaction), so every figure is known.
+select tests.clear_authentication();
+delete from public.agent_mcp_connections
+where id not in ('a2000000-0000-4000-8000-000000000001', 'b2000000-0000-4000-8000-000000000002',
+                 'c2000000-0000-4000-8000-000000000003');
+select tests.authenticate_as('c0000000-0000-4000-8000-000000000003');
+select results_eq($$
+    select total_connections, active_connections, connected_connections, error_connections,
+           testing_connections, disconnected_connections, users, agents, servers,
+           last_connection_used, first_connection_created
+    from admin_agent_mcp_connection_stats()
+$$, $$ values (3::bigint, 2::bigint, 0::bigint, 0::bigint, 0::bigint, 1::bigint, 3::bigint,
+               3::bigint, 1::bigint, '2026-01-02 10:00:00+00'::timestamptz,
+               '2026-01-01 10:00:00+00'::timestamptz) $$,
+'an admin reads exact totals over every user''s connections');
 
 -- =============================================================================
 -- Non-admin user (a0)

@@ -197,11 +197,43 @@ Deno.test("admin routes", async (t) => {
     assert.equal(new Set(seen).size, seen.length, "no connection twice across pages");
   });
 
-  await t.step("GET /admin/stats returns totals for an admin", async () => {
+  await t.step("GET /admin/stats returns the exact totals over every user's rows", async () => {
+    // The stack is shared with the other test files, which run one after another:
+    // the totals are read from the tables right after the request, and must be equal.
     const res = await api<AdminStats>("GET", "/admin/stats", { token: admin.token });
     assert.equal(res.status, 200);
-    assert.ok(res.body.totalConnections >= 1);
-    assert.ok(res.body.users >= 1);
+    const [expected] = await sql<[Record<keyof AdminStats, number | string | null>]>`
+      select count(*)::int as "totalConnections",
+             (count(*) filter (where c.is_active))::int as "activeConnections",
+             (count(*) filter (where c.is_active and c.connection_status = 'connected'))::int
+               as "connectedConnections",
+             (count(*) filter (where c.is_active and c.connection_status = 'error'))::int
+               as "errorConnections",
+             (count(*) filter (where c.is_active and c.connection_status = 'testing'))::int
+               as "testingConnections",
+             (count(*) filter (where not c.is_active))::int as "disconnectedConnections",
+             count(distinct a.user_id)::int as users,
+             count(distinct c.agent_id)::int as agents,
+             count(distinct c.mcp_server_instance_id)::int as servers,
+             max(c.last_used) as "lastConnectionUsed",
+             min(c.created_at) as "firstConnectionCreated"
+      from agent_mcp_connections as c join agents as a on a.id = c.agent_id
+    `;
+    const asIso = (value: unknown) =>
+      value === null ? null : new Date(value as string).toISOString();
+    assert.deepEqual(
+      {
+        ...res.body,
+        lastConnectionUsed: asIso(res.body.lastConnectionUsed),
+        firstConnectionCreated: asIso(res.body.firstConnectionCreated),
+      },
+      {
+        ...expected,
+        lastConnectionUsed: asIso(expected!.lastConnectionUsed),
+        firstConnectionCreated: asIso(expected!.firstConnectionCreated),
+      },
+    );
+    assert.ok(res.body.totalConnections >= 2 && res.body.users >= 2, "this test's own rows");
   });
 
   await t.step("non-admins get 403 forbidden", async () => {
