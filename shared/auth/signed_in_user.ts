@@ -19,8 +19,6 @@ import type { JwtVerifier } from "./jwt_verifier.ts";
 
 export interface SignedInUser {
   id: string;
-  /** The raw token, forwarded to PostgREST so that RLS sees the same user. */
-  token: string;
   claims: JWTPayload;
 }
 
@@ -75,5 +73,5 @@ export async function authenticateToken(
   if (rules.issuer !== undefined && claims.iss !== rules.issuer) {
     throw new AppError("invalid_jwt", "The access token was issued by another issuer.");
   }
-  return { id: sub.data, token, claims };
+  return { id: sub.data, claims };
 }

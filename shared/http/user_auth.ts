@@ -19,7 +19,7 @@ import { createUserDbClient, type DbClientSettings } from "../db/user_client.ts"
 import type { RequestLogVariables } from "./request_log.ts";
 
 export interface UserVariables extends RequestLogVariables {
-  user: SignedInUser;
+  /** A database client carrying the caller's token: PostgREST applies their RLS. */
   db: SupabaseClient;
 }
 
@@ -45,7 +45,6 @@ export function requireUser(
       const exp = user.claims.exp;
       sessions.set(token, session, typeof exp === "number" ? exp * 1000 : undefined);
     }
-    c.set("user", session.user);
     c.set("userId", session.user.id);
     c.set("db", session.db);
     await next();
