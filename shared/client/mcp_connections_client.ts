@@ -30,6 +30,15 @@ import {
   UserStats,
 } from "../schemas/responses.ts";
 import type { RecordUsageRequest } from "../schemas/usage.ts";
+import {
+  ConnectionHealthSeries,
+  ConnectionUsageSeries,
+  type RangeQuery,
+  type SeriesQuery,
+  UsageByConnection,
+  UsageByUser,
+  UsageSeries,
+} from "../schemas/usage_history.ts";
 
 /** An error answer of the API: its status, code, message and details. */
 export class McpConnectionsApiError extends Error {
@@ -57,6 +66,8 @@ export interface McpConnectionsClientOptions {
 /** Query parameters as sent (every one optional; the server fills in defaults). */
 type ListQuery = Omit<z.input<typeof ListConnectionsQuery>, "limit"> & { limit?: number };
 type AdminQuery = Omit<z.input<typeof AdminListConnectionsQuery>, "limit"> & { limit?: number };
+type Series = z.input<typeof SeriesQuery>;
+type Range = z.input<typeof RangeQuery>;
 
 export interface McpConnectionsClient {
   connect(request: CreateConnectionRequest): Promise<Connection>;
@@ -69,6 +80,12 @@ export interface McpConnectionsClient {
   stats(): Promise<UserStats>;
   adminList(query?: AdminQuery): Promise<ConnectionPage>;
   adminStats(): Promise<AdminStats>;
+  usageSeries(id: string, query?: Series): Promise<ConnectionUsageSeries>;
+  healthSeries(id: string, query?: Series): Promise<ConnectionHealthSeries>;
+  myUsage(query?: Series): Promise<UsageSeries>;
+  myUsageByConnection(query?: Range): Promise<UsageByConnection>;
+  adminUsage(query?: Series): Promise<UsageSeries>;
+  adminUsageByUser(query?: Range): Promise<UsageByUser>;
 }
 
 function queryString(query: Record<string, string | number | undefined>): string {
@@ -140,5 +157,15 @@ export function createMcpConnectionsClient(
     adminList: (query = {}) =>
       request(ConnectionPage, "GET", `/admin/connections${queryString(query)}`),
     adminStats: () => request(AdminStats, "GET", "/admin/stats"),
+    usageSeries: (id, query = {}) =>
+      request(ConnectionUsageSeries, "GET", `${connectionPath(id)}/usage${queryString(query)}`),
+    healthSeries: (id, query = {}) =>
+      request(ConnectionHealthSeries, "GET", `${connectionPath(id)}/health${queryString(query)}`),
+    myUsage: (query = {}) => request(UsageSeries, "GET", `/usage${queryString(query)}`),
+    myUsageByConnection: (query = {}) =>
+      request(UsageByConnection, "GET", `/usage/connections${queryString(query)}`),
+    adminUsage: (query = {}) => request(UsageSeries, "GET", `/admin/usage${queryString(query)}`),
+    adminUsageByUser: (query = {}) =>
+      request(UsageByUser, "GET", `/admin/usage/users${queryString(query)}`),
   };
 }

@@ -14,6 +14,234 @@
 
 
 -- -----------------------------------------------------------------------------
+-- Section: usage history (hourly buckets, folded into daily ones)
+-- -----------------------------------------------------------------------------
+-- The usage function adds every batch to the connection's usage_stats AND to the
+-- hour's bucket in the same statement, so the buckets always sum to the totals.
+-- A bucket keeps counts, sums and a latency histogram with fixed bounds, from which
+-- percentiles are read (agent_mcp_histogram_percentile()). Hourly buckets older than
+-- the retention window are folded into daily ones by fold_agent_mcp_usage_buckets(),
+-- which the scheduler runs (pg_cron on Supabase, the local stack's scheduler here).
+
+create schema if not exists agent_mcp_private;
+revoke all on schema agent_mcp_private from public, anon;
+grant usage on schema agent_mcp_private to authenticated, service_role;
+
+-- The upper bounds (ms, exclusive) of the latency histogram's buckets; a 16th bucket
+-- holds everything from 60 s up. Keep in step with LATENCY_BUCKET_BOUNDS_MS in
+-- shared/schemas/usage_history.ts (a test compares them).
+create or replace function agent_mcp_private.latency_bucket_bounds()
+returns numeric[]
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select '{1,2,5,10,20,50,100,200,500,1000,2000,5000,10000,30000,60000}'::numeric[];
+$$;
+
+-- The histogram of a batch of (valid) usage events: 16 counts, one per bucket.
+create or replace function agent_mcp_private.latency_histogram(p_events jsonb)
+returns bigint[]
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select array_agg(coalesce(h.n, 0) order by i.bucket)
+    from generate_series(0, 15) as i (bucket)
+    left join (
+        select width_bucket((e ->> 'responseTimeMs')::numeric,
+                            agent_mcp_private.latency_bucket_bounds()) as bucket,
+               count(*) as n
+        from jsonb_array_elements(p_events) as e
+        group by 1
+    ) as h on h.bucket = i.bucket;
+$$;
+
+-- Element-wise sum of two histograms (a null one counts as empty).
+create or replace function agent_mcp_private.add_histograms(a bigint[], b bigint[])
+returns bigint[]
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select case
+        when a is null then b
+        when b is null then a
+        else array(select x + y from unnest(a, b) as t (x, y))
+    end;
+$$;
+
+-- sum_histograms(h): the element-wise sum of a column of histograms.
+create or replace aggregate agent_mcp_private.sum_histograms(bigint[]) (
+    sfunc = agent_mcp_private.add_histograms,
+    stype = bigint[]
+);
+
+-- The p-quantile (0 < p <= 1) of the latencies a histogram counts, interpolated
+-- linearly inside the bucket that holds it (so it lies in the true value's bucket);
+-- null for an empty histogram.
+create or replace function public.agent_mcp_histogram_percentile(p_histogram bigint[], p numeric)
+returns numeric
+language plpgsql
+immutable
+parallel safe
+set search_path = ''
+as $$
+declare
+    bounds numeric[] := agent_mcp_private.latency_bucket_bounds();
+    total numeric := 0;
+    rank numeric;
+    seen numeric := 0;
+    count_in_bucket numeric;
+    lower_bound numeric;
+    upper_bound numeric;
+begin
+    if p_histogram is null or p is null or p <= 0 or p > 1 then
+        return null;
+    end if;
+    select coalesce(sum(v), 0) into total from unnest(p_histogram) as v;
+    if total = 0 then
+        return null;
+    end if;
+    rank := ceil(p * total);
+    for i in 1 .. cardinality(p_histogram) loop
+        count_in_bucket := p_histogram[i];
+        if seen + count_in_bucket >= rank and count_in_bucket > 0 then
+            lower_bound := case when i = 1 then 0 else bounds[i - 1] end;
+            -- The open-ended last bucket is reported at its lower bound.
+            upper_bound := coalesce(bounds[i], lower_bound);
+            return round(lower_bound + (upper_bound - lower_bound) * (rank - seen) / count_in_bucket, 3);
+        end if;
+        seen := seen + count_in_bucket;
+    end loop;
+    return null;
+end;
+$$;
+
+comment on function public.agent_mcp_histogram_percentile(bigint[], numeric) is
+    'The p-quantile of a usage latency histogram (ms), interpolated inside its bucket.';
+
+-- One row per connection and hour (or day, once folded).
+create table if not exists public.agent_mcp_connection_usage_buckets (
+    connection_id uuid not null references public.agent_mcp_connections (id) on delete cascade,
+    -- The connection's agent (never changes): the read policy and per-user reports use it.
+    agent_id uuid not null references public.agents (id) on delete cascade,
+    granularity text not null,
+    bucket_start timestamptz not null,
+    requests bigint not null default 0,
+    successes bigint not null default 0,
+    failures bigint not null default 0,
+    bytes numeric not null default 0,
+    response_time_ms numeric not null default 0,
+    latency_histogram bigint[] not null,
+    primary key (connection_id, granularity, bucket_start),
+    constraint agent_mcp_usage_buckets_granularity_check check (granularity in ('hour', 'day')),
+    -- Buckets start on the hour (or day) in UTC.
+    constraint agent_mcp_usage_buckets_aligned_check check (
+        (bucket_start at time zone 'UTC') = date_trunc(granularity, bucket_start at time zone 'UTC')
+    ),
+    constraint agent_mcp_usage_buckets_counts_check check (
+        requests >= 0 and successes >= 0 and failures >= 0 and successes + failures = requests
+        and bytes >= 0 and response_time_ms >= 0
+    ),
+    constraint agent_mcp_usage_buckets_histogram_check check (cardinality(latency_histogram) = 16)
+);
+
+-- A user's reports across their connections: the agents' buckets over a time range,
+-- with the counts in the index so the sums read no heap pages.
+create index if not exists agent_mcp_usage_buckets_agent_time_idx
+    on public.agent_mcp_connection_usage_buckets (agent_id, granularity, bucket_start)
+    include (requests, successes, failures, bytes, response_time_ms);
+-- Admin reports over every user, and the retention fold.
+create index if not exists agent_mcp_usage_buckets_time_idx
+    on public.agent_mcp_connection_usage_buckets (granularity, bucket_start);
+
+comment on table public.agent_mcp_connection_usage_buckets is
+    'Usage per connection and hour (daily once older than the retention window): counts, sums, latency histogram.';
+
+alter table public.agent_mcp_connection_usage_buckets enable row level security;
+
+-- Written only by the module's functions; users read their own agents' buckets.
+revoke all on table public.agent_mcp_connection_usage_buckets from public, anon, authenticated;
+grant select on table public.agent_mcp_connection_usage_buckets to authenticated;
+grant select, insert, update, delete on table public.agent_mcp_connection_usage_buckets to service_role;
+
+drop policy if exists "Users can view usage of their agents' connections"
+    on public.agent_mcp_connection_usage_buckets;
+create policy "Users can view usage of their agents' connections"
+    on public.agent_mcp_connection_usage_buckets
+    for select to authenticated
+    using (agent_id = any (array(
+        select a.id from public.agents as a where a.user_id = (select auth.uid())
+    )));
+
+-- Folds hourly buckets that started before the retention window (counted back from
+-- the start of today, UTC) into daily ones, in one statement; returns how many
+-- hourly buckets it folded. For the scheduler (service_role).
+create or replace function public.fold_agent_mcp_usage_buckets(p_keep_hourly interval default '30 days')
+returns bigint
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+    folded bigint;
+begin
+    if p_keep_hourly is null or p_keep_hourly < interval '1 day' then
+        raise exception 'keep hourly buckets for at least one day' using errcode = '22023';
+    end if;
+    with moved as (
+        delete from public.agent_mcp_connection_usage_buckets as b
+        where b.granularity = 'hour'
+          and b.bucket_start < (date_trunc('day', now() at time zone 'UTC') at time zone 'UTC') - p_keep_hourly
+        returning b.*
+    ),
+    daily as (
+        insert into public.agent_mcp_connection_usage_buckets as d (
+            connection_id, agent_id, granularity, bucket_start, requests, successes, failures,
+            bytes, response_time_ms, latency_histogram
+        )
+        select m.connection_id, m.agent_id, 'day',
+               date_trunc('day', m.bucket_start at time zone 'UTC') at time zone 'UTC',
+               sum(m.requests), sum(m.successes), sum(m.failures), sum(m.bytes),
+               sum(m.response_time_ms), agent_mcp_private.sum_histograms(m.latency_histogram)
+        from moved as m
+        group by m.connection_id, m.agent_id, 4
+        on conflict (connection_id, granularity, bucket_start) do update
+        set requests = d.requests + excluded.requests,
+            successes = d.successes + excluded.successes,
+            failures = d.failures + excluded.failures,
+            bytes = d.bytes + excluded.bytes,
+            response_time_ms = d.response_time_ms + excluded.response_time_ms,
+            latency_histogram = agent_mcp_private.add_histograms(d.latency_histogram, excluded.latency_histogram)
+    )
+    select count(*) into folded from moved;
+    return folded;
+end;
+$$;
+
+comment on function public.fold_agent_mcp_usage_buckets(interval) is
+    'Scheduler: folds hourly usage buckets older than the window into daily ones; returns how many.';
+
+revoke execute on function public.fold_agent_mcp_usage_buckets(interval) from public, anon, authenticated;
+grant execute on function public.fold_agent_mcp_usage_buckets(interval) to service_role;
+revoke execute on function public.agent_mcp_histogram_percentile(bigint[], numeric) from public, anon;
+grant execute on function public.agent_mcp_histogram_percentile(bigint[], numeric) to authenticated, service_role;
+revoke execute on function agent_mcp_private.latency_bucket_bounds() from public, anon;
+revoke execute on function agent_mcp_private.latency_histogram(jsonb) from public, anon;
+revoke execute on function agent_mcp_private.add_histograms(bigint[], bigint[]) from public, anon;
+revoke execute on function agent_mcp_private.sum_histograms(bigint[]) from public, anon;
+grant execute on function agent_mcp_private.latency_bucket_bounds() to authenticated, service_role;
+grant execute on function agent_mcp_private.latency_histogram(jsonb) to authenticated, service_role;
+grant execute on function agent_mcp_private.add_histograms(bigint[], bigint[]) to authenticated, service_role;
+grant execute on function agent_mcp_private.sum_histograms(bigint[]) to authenticated, service_role;
+
+
+-- -----------------------------------------------------------------------------
 -- Section: helpers
 -- -----------------------------------------------------------------------------
 

@@ -195,7 +195,9 @@ create view lint.authenticated_security_definer_function_executable as
           'public.is_admin()'::regprocedure,
           'public.auth_user_exists()'::regprocedure,
           'public.admin_list_agent_mcp_connections(integer, timestamptz, uuid, boolean)'::regprocedure,
-          'public.admin_agent_mcp_connection_stats()'::regprocedure
+          'public.admin_agent_mcp_connection_stats()'::regprocedure,
+          'public.admin_agent_mcp_usage_series(timestamptz, timestamptz, text)'::regprocedure,
+          'public.admin_agent_mcp_usage_by_user(timestamptz, timestamptz)'::regprocedure
       );
 select is_empty('select * from lint.authenticated_security_definer_function_executable', 'authenticated_security_definer_function_executable: only the documented caller-checking functions');
 

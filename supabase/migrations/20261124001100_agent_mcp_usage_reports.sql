@@ -1,0 +1,405 @@
+-- =============================================================================
+-- Reports over time: usage series from the usage buckets (migration *_usage.sql)
+-- and health series from the health-check history (migration *_health_checks.sql).
+--
+--   agent_mcp_connection_usage_series(connection, from, to, bucket)  one connection
+--   agent_mcp_usage_series(from, to, bucket)                         the caller's totals
+--   agent_mcp_usage_by_connection(from, to)                          the caller, per connection
+--   agent_mcp_connection_health_series(connection, from, to, bucket) one connection's checks
+--   admin_agent_mcp_usage_series(from, to, bucket)                   admins: every user's totals
+--   admin_agent_mcp_usage_by_user(from, to)                          admins: per user
+--
+-- The user functions are SECURITY INVOKER: RLS on the buckets, connections and checks
+-- decides what they read. The admin ones are SECURITY DEFINER and refuse non-admins
+-- (as the other admin_* functions). A range is [from, to) in UTC; `bucket` is 'hour'
+-- or 'day'; a series has one point per bucket (empty ones included) and at most
+-- 1000 points. Bad input raises 22023 (HTTP 400); a connection the caller cannot see
+-- PT404 (HTTP 404).
+--
+-- Idempotent: applying this file twice changes nothing the second time.
+-- =============================================================================
+
+
+-- -----------------------------------------------------------------------------
+-- Section: range checks
+-- -----------------------------------------------------------------------------
+
+-- The buckets of a report range, checked: raises 22023 for a bad bucket size, an
+-- empty or reversed range, or more than 1000 points. Returns the bucket starts.
+create or replace function agent_mcp_private.report_buckets(
+    p_from timestamptz,
+    p_to timestamptz,
+    p_bucket text
+)
+returns setof timestamptz
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    step interval;
+    first_bucket timestamptz;
+begin
+    if p_bucket is null or p_bucket not in ('hour', 'day') then
+        raise exception 'bucket must be hour or day' using errcode = '22023';
+    end if;
+    if p_from is null or p_to is null or p_from >= p_to then
+        raise exception 'from must be before to' using errcode = '22023';
+    end if;
+    step := ('1 ' || p_bucket)::interval;
+    first_bucket := date_trunc(p_bucket, p_from at time zone 'UTC') at time zone 'UTC';
+    if (p_to - first_bucket) > step * 1000 then
+        raise exception 'a report has at most 1000 % buckets', p_bucket using errcode = '22023';
+    end if;
+    return query select generate_series(first_bucket, p_to - interval '1 microsecond', step);
+end;
+$$;
+
+-- Raises 22023 when a range for totals is empty, reversed or longer than ten years.
+create or replace function agent_mcp_private.check_report_range(p_from timestamptz, p_to timestamptz)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    if p_from is null or p_to is null or p_from >= p_to then
+        raise exception 'from must be before to' using errcode = '22023';
+    end if;
+    if p_to - p_from > interval '3660 days' then
+        raise exception 'a report covers at most ten years' using errcode = '22023';
+    end if;
+end;
+$$;
+
+
+-- -----------------------------------------------------------------------------
+-- Section: usage series
+-- -----------------------------------------------------------------------------
+
+-- The usage of one of the caller's connections, one point per bucket. Daily points
+-- add the day's hourly buckets to its folded daily bucket; hourly points exist only
+-- within the retention window (older hours were folded into days).
+create or replace function public.agent_mcp_connection_usage_series(
+    p_connection_id uuid,
+    p_from timestamptz,
+    p_to timestamptz,
+    p_bucket text
+)
+returns table (
+    bucket_start timestamptz,
+    requests bigint,
+    successes bigint,
+    failures bigint,
+    bytes numeric,
+    average_latency_ms numeric,
+    latency_p50_ms numeric,
+    latency_p95_ms numeric,
+    latency_p99_ms numeric
+)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+    perform agent_mcp_private.check_report_range(p_from, p_to);
+    if not exists (select 1 from public.agent_mcp_connections as c where c.id = p_connection_id) then
+        raise exception 'connection % not found', p_connection_id using errcode = 'PT404';
+    end if;
+    return query
+        with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
+        sums as (
+            select date_trunc(p_bucket, b.bucket_start at time zone 'UTC') at time zone 'UTC' as s,
+                   sum(b.requests)::bigint as requests,
+                   sum(b.successes)::bigint as successes,
+                   sum(b.failures)::bigint as failures,
+                   sum(b.bytes) as bytes,
+                   sum(b.response_time_ms) as response_time_ms,
+                   agent_mcp_private.sum_histograms(b.latency_histogram) as histogram
+            from public.agent_mcp_connection_usage_buckets as b
+            where b.connection_id = p_connection_id
+              and b.bucket_start >= (select min(p.s) from points as p)
+              and b.bucket_start < p_to
+              and (p_bucket = 'day' or b.granularity = 'hour')
+            group by 1
+        )
+        select p.s,
+               coalesce(x.requests, 0), coalesce(x.successes, 0), coalesce(x.failures, 0),
+               coalesce(x.bytes, 0),
+               round(x.response_time_ms / nullif(x.requests, 0), 3),
+               public.agent_mcp_histogram_percentile(x.histogram, 0.50),
+               public.agent_mcp_histogram_percentile(x.histogram, 0.95),
+               public.agent_mcp_histogram_percentile(x.histogram, 0.99)
+        from points as p
+        left join sums as x on x.s = p.s
+        order by p.s;
+end;
+$$;
+
+-- The caller's usage summed over all their connections, one point per bucket (RLS
+-- keeps the buckets to the caller's agents).
+create or replace function public.agent_mcp_usage_series(
+    p_from timestamptz,
+    p_to timestamptz,
+    p_bucket text
+)
+returns table (
+    bucket_start timestamptz,
+    requests bigint,
+    successes bigint,
+    failures bigint,
+    bytes numeric,
+    average_latency_ms numeric
+)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+    perform agent_mcp_private.check_report_range(p_from, p_to);
+    return query
+        with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
+        sums as (
+            select date_trunc(p_bucket, b.bucket_start at time zone 'UTC') at time zone 'UTC' as s,
+                   sum(b.requests)::bigint as requests,
+                   sum(b.successes)::bigint as successes,
+                   sum(b.failures)::bigint as failures,
+                   sum(b.bytes) as bytes,
+                   sum(b.response_time_ms) as response_time_ms
+            from public.agent_mcp_connection_usage_buckets as b
+            where b.granularity = any (case when p_bucket = 'day' then array['hour', 'day'] else array['hour'] end)
+              and b.bucket_start >= (select min(p.s) from points as p)
+              and b.bucket_start < p_to
+            group by 1
+        )
+        select p.s, coalesce(x.requests, 0), coalesce(x.successes, 0), coalesce(x.failures, 0),
+               coalesce(x.bytes, 0), round(x.response_time_ms / nullif(x.requests, 0), 3)
+        from points as p
+        left join sums as x on x.s = p.s
+        order by p.s;
+end;
+$$;
+
+-- The caller's usage over a range, one row per connection that was used in it.
+create or replace function public.agent_mcp_usage_by_connection(
+    p_from timestamptz,
+    p_to timestamptz
+)
+returns table (
+    connection_id uuid,
+    agent_id uuid,
+    mcp_server_instance_id uuid,
+    requests bigint,
+    successes bigint,
+    failures bigint,
+    bytes numeric,
+    average_latency_ms numeric,
+    latency_p95_ms numeric
+)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+    perform agent_mcp_private.check_report_range(p_from, p_to);
+    return query
+        select b.connection_id, b.agent_id, c.mcp_server_instance_id,
+               sum(b.requests)::bigint, sum(b.successes)::bigint, sum(b.failures)::bigint,
+               sum(b.bytes), round(sum(b.response_time_ms) / nullif(sum(b.requests), 0), 3),
+               public.agent_mcp_histogram_percentile(agent_mcp_private.sum_histograms(b.latency_histogram), 0.95)
+        from public.agent_mcp_connection_usage_buckets as b
+        join public.agent_mcp_connections as c on c.id = b.connection_id
+        -- Buckets that start in the range, from the hour (or day) that holds p_from.
+        where b.bucket_start >= date_trunc('day', p_from at time zone 'UTC') at time zone 'UTC'
+          and b.bucket_start >= date_trunc(b.granularity, p_from at time zone 'UTC') at time zone 'UTC'
+          and b.bucket_start < p_to
+        group by b.connection_id, b.agent_id, c.mcp_server_instance_id
+        order by sum(b.requests) desc, b.connection_id;
+end;
+$$;
+
+
+-- -----------------------------------------------------------------------------
+-- Section: health series
+-- -----------------------------------------------------------------------------
+
+-- The health checks of one of the caller's connections, one point per bucket:
+-- checks, failures, uptime (share of successful checks) and latency percentiles of
+-- the successful ones. The connection reads its own target's history (its owner and
+-- config), as agent_mcp_connection_health_summary does.
+create or replace function public.agent_mcp_connection_health_series(
+    p_connection_id uuid,
+    p_from timestamptz,
+    p_to timestamptz,
+    p_bucket text
+)
+returns table (
+    bucket_start timestamptz,
+    checks bigint,
+    failures bigint,
+    uptime numeric,
+    latency_p50_ms numeric,
+    latency_p95_ms numeric,
+    latency_p99_ms numeric
+)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+    server_id uuid;
+    owner uuid;
+    config jsonb;
+begin
+    perform agent_mcp_private.check_report_range(p_from, p_to);
+    select c.mcp_server_instance_id, a.user_id, c.connection_config
+    into server_id, owner, config
+    from public.agent_mcp_connections as c
+    join public.agents as a on a.id = c.agent_id
+    where c.id = p_connection_id;
+    if not found then
+        raise exception 'connection % not found', p_connection_id using errcode = 'PT404';
+    end if;
+    return query
+        with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
+        checks as (
+            select date_trunc(p_bucket, k.checked_at at time zone 'UTC') at time zone 'UTC' as s,
+                   count(*) as checks,
+                   count(*) filter (where not k.success) as failures,
+                   round(avg(k.success::int), 4) as uptime,
+                   percentile_cont(0.50) within group (order by k.latency_ms) filter (where k.success) as p50,
+                   percentile_cont(0.95) within group (order by k.latency_ms) filter (where k.success) as p95,
+                   percentile_cont(0.99) within group (order by k.latency_ms) filter (where k.success) as p99
+            from public.mcp_health_checks as k
+            where k.mcp_server_instance_id = server_id
+              and k.owner_id = owner
+              and k.target_key = public.probe_target_key(owner, config)
+              and k.checked_at >= (select min(p.s) from points as p)
+              and k.checked_at < p_to
+            group by 1
+        )
+        select p.s, coalesce(x.checks, 0), coalesce(x.failures, 0), x.uptime,
+               round(x.p50::numeric, 3), round(x.p95::numeric, 3), round(x.p99::numeric, 3)
+        from points as p
+        left join checks as x on x.s = p.s
+        order by p.s;
+end;
+$$;
+
+
+-- -----------------------------------------------------------------------------
+-- Section: admin reports
+-- -----------------------------------------------------------------------------
+
+-- Admins only: every user's usage summed per bucket. SECURITY DEFINER (admins read
+-- every user's buckets, which RLS would not let them) and it checks the caller first.
+create or replace function public.admin_agent_mcp_usage_series(
+    p_from timestamptz,
+    p_to timestamptz,
+    p_bucket text
+)
+returns table (
+    bucket_start timestamptz,
+    requests bigint,
+    successes bigint,
+    failures bigint,
+    bytes numeric,
+    average_latency_ms numeric
+)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    if not (select public.is_admin()) then
+        raise exception 'admin role required' using errcode = '42501';
+    end if;
+    perform agent_mcp_private.check_report_range(p_from, p_to);
+    return query
+        with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
+        sums as (
+            select date_trunc(p_bucket, b.bucket_start at time zone 'UTC') at time zone 'UTC' as s,
+                   sum(b.requests)::bigint as requests,
+                   sum(b.successes)::bigint as successes,
+                   sum(b.failures)::bigint as failures,
+                   sum(b.bytes) as bytes,
+                   sum(b.response_time_ms) as response_time_ms
+            from public.agent_mcp_connection_usage_buckets as b
+            where b.granularity = any (case when p_bucket = 'day' then array['hour', 'day'] else array['hour'] end)
+              and b.bucket_start >= (select min(p.s) from points as p)
+              and b.bucket_start < p_to
+            group by 1
+        )
+        select p.s, coalesce(x.requests, 0), coalesce(x.successes, 0), coalesce(x.failures, 0),
+               coalesce(x.bytes, 0), round(x.response_time_ms / nullif(x.requests, 0), 3)
+        from points as p
+        left join sums as x on x.s = p.s
+        order by p.s;
+end;
+$$;
+
+-- Admins only: usage over a range per user.
+create or replace function public.admin_agent_mcp_usage_by_user(
+    p_from timestamptz,
+    p_to timestamptz
+)
+returns table (
+    user_id uuid,
+    connections bigint,
+    requests bigint,
+    successes bigint,
+    failures bigint,
+    bytes numeric,
+    average_latency_ms numeric
+)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    if not (select public.is_admin()) then
+        raise exception 'admin role required' using errcode = '42501';
+    end if;
+    perform agent_mcp_private.check_report_range(p_from, p_to);
+    return query
+        select a.user_id, count(distinct b.connection_id), sum(b.requests)::bigint,
+               sum(b.successes)::bigint, sum(b.failures)::bigint, sum(b.bytes),
+               round(sum(b.response_time_ms) / nullif(sum(b.requests), 0), 3)
+        from public.agent_mcp_connection_usage_buckets as b
+        join public.agents as a on a.id = b.agent_id
+        where b.bucket_start >= date_trunc('day', p_from at time zone 'UTC') at time zone 'UTC'
+          and b.bucket_start >= date_trunc(b.granularity, p_from at time zone 'UTC') at time zone 'UTC'
+          and b.bucket_start < p_to
+        group by a.user_id
+        order by sum(b.requests) desc, a.user_id;
+end;
+$$;
+
+
+-- -----------------------------------------------------------------------------
+-- Section: grants
+-- -----------------------------------------------------------------------------
+
+revoke execute on function agent_mcp_private.report_buckets(timestamptz, timestamptz, text) from public, anon;
+revoke execute on function agent_mcp_private.check_report_range(timestamptz, timestamptz) from public, anon;
+grant execute on function agent_mcp_private.report_buckets(timestamptz, timestamptz, text) to authenticated, service_role;
+grant execute on function agent_mcp_private.check_report_range(timestamptz, timestamptz) to authenticated, service_role;
+
+revoke execute on function public.agent_mcp_connection_usage_series(uuid, timestamptz, timestamptz, text) from public, anon;
+revoke execute on function public.agent_mcp_usage_series(timestamptz, timestamptz, text) from public, anon;
+revoke execute on function public.agent_mcp_usage_by_connection(timestamptz, timestamptz) from public, anon;
+revoke execute on function public.agent_mcp_connection_health_series(uuid, timestamptz, timestamptz, text) from public, anon;
+revoke execute on function public.admin_agent_mcp_usage_series(timestamptz, timestamptz, text) from public, anon;
+revoke execute on function public.admin_agent_mcp_usage_by_user(timestamptz, timestamptz) from public, anon;
+grant execute on function public.agent_mcp_connection_usage_series(uuid, timestamptz, timestamptz, text) to authenticated, service_role;
+grant execute on function public.agent_mcp_usage_series(timestamptz, timestamptz, text) to authenticated, service_role;
+grant execute on function public.agent_mcp_usage_by_connection(timestamptz, timestamptz) to authenticated, service_role;
+grant execute on function public.agent_mcp_connection_health_series(uuid, timestamptz, timestamptz, text) to authenticated, service_role;
+grant execute on function public.admin_agent_mcp_usage_series(timestamptz, timestamptz, text) to authenticated, service_role;
+grant execute on function public.admin_agent_mcp_usage_by_user(timestamptz, timestamptz) to authenticated, service_role;
