@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { scheduleHealthChecks } from "./stack/health_check_scheduler.ts";
 import { mintUserToken } from "./stack/keys.ts";
 import { startStack } from "./stack/stack.ts";
+import { startWebConsole } from "./stack/web_console.ts";
 
 const DEMO_USER = { id: "11111111-1111-4111-8111-111111111111", email: "demo@example.com" };
 const DEMO_CONNECTION_ID = "77777777-7777-4777-8777-777777777777";
@@ -21,6 +22,7 @@ const { values: flags } = parseArgs({
     "no-watch": { type: "boolean", default: false },
     "no-health-check": { type: "boolean", default: false },
     "health-check-interval": { type: "string", default: "300" },
+    "console-port": { type: "string", default: "54331" },
   },
 });
 const healthCheckInterval = Number(flags["health-check-interval"]);
@@ -40,6 +42,12 @@ const scheduler = flags["no-health-check"] ? null : scheduleHealthChecks({
   serviceRoleKey: stack.keys.serviceRoleKey,
   intervalSeconds: healthCheckInterval,
   report: (line) => say(`[scheduler] ${line}`),
+});
+const webConsole = await startWebConsole({
+  port: Number(flags["console-port"]),
+  supabaseUrl: stack.url,
+  publishableKey: stack.keys.publishableKey,
+  outDir: await Deno.makeTempDir({ prefix: "mcp-web-console-" }),
 });
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 
@@ -68,6 +76,10 @@ say(`Demo user ${DEMO_USER.email} (${DEMO_USER.id}), JWT valid 24 h`);
 say(`(no auth server runs locally: mint more with \`deno task jwt --email <email>\`):`);
 say(demoJwt);
 say();
+say("Web console, signed in as the demo user (the token rides in the URL fragment, as a");
+say("magic-link redirect's does; `deno task jwt --email admin@example.com` for the admin):");
+say(`  ${webConsole.url}#access_token=${demoJwt}`);
+say();
 say("Try it:");
 say(`  export JWT=${demoJwt}`);
 say(
@@ -90,6 +102,7 @@ const shutdown = async () => {
   stopping = true;
   say("\nstopping...");
   scheduler?.stop();
+  await webConsole.close();
   await stack.stop();
   Deno.exit(0);
 };

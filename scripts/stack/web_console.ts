@@ -15,13 +15,15 @@ export interface WebConsoleOptions {
   /** The project URL the page calls (the gateway). */
   supabaseUrl: string;
   publishableKey: string;
-  /** Where the bundle is written. */
+  /** Where the bundle is written (removed by close()). */
   outDir: string;
 }
 
 export interface WebConsole {
   /** The page's URL (add `#access_token=<JWT>` to sign a user in). */
   url: string;
+  /** Resolves when the page's script is bundled (rejects if it cannot be). */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,7 +63,10 @@ export async function bundleWebConsole(outDir: string): Promise<string> {
 
 export async function startWebConsole(options: WebConsoleOptions): Promise<WebConsole> {
   const folder = join(projectRootFromHere(), "examples", "web-console");
-  const bundle = await Deno.readFile(await bundleWebConsole(options.outDir));
+  // Bundled in the background, so the stack is ready without waiting for it; the
+  // first request for app.js waits instead.
+  const bundle = bundleWebConsole(options.outDir).then((path) => Deno.readFile(path));
+  bundle.catch(() => {}); // reported when app.js is asked for
   const config = JSON.stringify({
     supabaseUrl: options.supabaseUrl,
     publishableKey: options.publishableKey,
@@ -77,7 +82,14 @@ export async function startWebConsole(options: WebConsoleOptions): Promise<WebCo
     async (request) => {
       const { pathname } = new URL(request.url);
       if (request.method !== "GET") return new Response("method not allowed", { status: 405 });
-      if (pathname === "/app.js") return respond(bundle, "js");
+      if (pathname === "/app.js") {
+        try {
+          return respond(await bundle, "js");
+        } catch (error) {
+          const text = error instanceof Error ? error.message : String(error);
+          return new Response(`the console could not be bundled:\n${text}`, { status: 500 });
+        }
+      }
       if (pathname === "/config.json") return respond(config, "json");
       const file = STATIC_FILES[pathname];
       if (!file) return new Response("not found", { status: 404 });
@@ -86,6 +98,11 @@ export async function startWebConsole(options: WebConsoleOptions): Promise<WebCo
   );
   return {
     url: `http://127.0.0.1:${server.addr.port}/`,
-    close: () => server.shutdown(),
+    ready: bundle.then(() => {}),
+    close: async () => {
+      await server.shutdown();
+      await bundle.catch(() => {});
+      await Deno.remove(options.outDir, { recursive: true }).catch(() => {});
+    },
   };
 }
