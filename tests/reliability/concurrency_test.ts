@@ -91,6 +91,27 @@ Deno.test(`${EVENTS} usage events from ${CLIENTS} concurrent clients add up exac
   assert.equal(stats.bytesTransferred, sum((e) => e.bytesTransferred));
   assert.equal(stats.totalResponseTime, totalResponseTime);
   assert.equal(stats.averageResponseTime, Math.round((totalResponseTime / EVENTS) * 1000) / 1000);
+  // The usage history was written in the same statements: its buckets add up to the totals.
+  const [buckets] = await sql<[Record<string, string>]>`
+    select sum(requests)::text as requests, sum(successes)::text as successes,
+           sum(failures)::text as failures, sum(bytes)::text as bytes,
+           sum(response_time_ms)::text as response_time,
+           (select sum(v) from unnest(agent_mcp_private.sum_histograms(latency_histogram)) as v)::text
+             as histogram
+    from agent_mcp_connection_usage_buckets where connection_id = ${row.id}
+  `;
+  assert.deepEqual(
+    Object.values(buckets).map(Number),
+    [
+      EVENTS,
+      successes,
+      EVENTS - successes,
+      sum((e) => e.bytesTransferred),
+      totalResponseTime,
+      EVENTS,
+    ],
+    "buckets: requests, successes, failures, bytes, response time, histogram count",
+  );
   // deno-lint-ignore no-console
   console.log(
     `usage: ${EVENTS} events in ${plan.length} requests (${
