@@ -218,7 +218,7 @@ where c.is_active;
 comment on view public.agent_mcp_connection_health_summary is
     'Uptime (24 h, 7 d), latency percentiles (24 h) and last failure of the caller''s active connections.';
 
-revoke all on table public.agent_mcp_connection_health_summary from public, anon, authenticated;
+revoke all on table public.agent_mcp_connection_health_summary from public, anon, authenticated, service_role;
 grant select on table public.agent_mcp_connection_health_summary to authenticated, service_role;
 
 
