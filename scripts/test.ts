@@ -87,7 +87,7 @@ async function ensureDatabaseTools(): Promise<void> {
  * schema: prints every finding and fails on any error.
  */
 async function runDbLint(stack: RunningStack): Promise<boolean> {
-  say("\n== supabase db lint --level warning ==");
+  say("\n== supabase db lint --level warning (every schema, before pgTAP is installed) ==");
   const issues = await dbLint(stack.dbUrl);
   for (const issue of issues) say(`${issue.level}: ${issue.function}: ${issue.message}`);
   const errors = issues.filter((issue) => issue.level === "error").length;

@@ -96,11 +96,15 @@ const LintReport = z.array(z.object({
 }));
 
 /**
- * `supabase db lint --db-url <url> --level warning`: every warning and error
- * plpgsql_check reports on the database's functions (needs the plpgsql_check
- * extension available on the server; the CLI creates and drops it).
+ * `supabase db lint --db-url <url> --level warning [--schema ...]`: every warning
+ * and error plpgsql_check reports on the database's functions, in every schema
+ * unless some are given (needs the plpgsql_check extension available on the
+ * server; the CLI creates and drops it).
  */
-export async function dbLint(dbUrl: string): Promise<LintIssue[]> {
+export async function dbLint(
+  dbUrl: string,
+  options: { schemas?: string[] } = {},
+): Promise<LintIssue[]> {
   const result = await cliOrThrow([
     "db",
     "lint",
@@ -110,6 +114,7 @@ export async function dbLint(dbUrl: string): Promise<LintIssue[]> {
     "warning",
     "--fail-on",
     "none",
+    ...(options.schemas ? ["--schema", options.schemas.join(",")] : []),
   ]);
   const out = result.stdout.trim();
   if (out === "") return [];

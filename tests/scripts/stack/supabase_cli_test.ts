@@ -39,7 +39,9 @@ Deno.test("supabase migration list --db-url: every migration is applied on the s
 });
 
 Deno.test("supabase db lint --level warning finds no error in the migrated schema", async () => {
-  const issues = await dbLint(stack.dbUrl);
+  // The module's schema (the runner lints every schema before pgTAP is installed;
+  // pgTAP's own functions, in `extensions` by then, do not pass plpgsql_check).
+  const issues = await dbLint(stack.dbUrl, { schemas: ["public", "auth"] });
   assert.deepEqual(issues.filter((issue) => issue.level === "error"), []);
 });
 
