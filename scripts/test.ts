@@ -2,14 +2,18 @@
  * `deno task test`: every test of the project against a throw-away local stack.
  *
  *   1. starts a private stack (own cluster in a temp folder, free ports, no fsync);
- *   2. runs the pgTAP files in supabase/tests with pg_prove, as `supabase test db` does;
- *   3. runs the Deno tests in tests/ with the stack's URL and keys in the environment;
- *   4. always stops the stack and removes its folder.
+ *   2. lints the migrated schema with the real Supabase CLI (`supabase db lint --level
+ *      warning`, plpgsql_check) and fails on any error;
+ *   3. runs the pgTAP files in supabase/tests with pg_prove, as `supabase test db` does;
+ *   4. runs the Deno tests in tests/ with the stack's URL and keys in the environment;
+ *   5. always stops the stack and removes its folder.
  *
  * Flags: --only=db | --only=deno, and anything after `--` goes to `deno test`
  * (e.g. `deno task test -- --filter "POST /connections"`).
- * pgTAP comes from the distribution (postgresql-<major>-pgtap); when it is missing
- * and we run as root it is installed, otherwise the exact command is printed.
+ * pgTAP and plpgsql_check come from the distribution (postgresql-<major>-pgtap,
+ * postgresql-<major>-plpgsql-check); when missing and we run as root they are
+ * installed, otherwise the exact command is printed. The CLI is the npm package
+ * pinned in deno.json, fetched by Deno on first use.
  */
 import { join } from "node:path";
 import { findPostgresBinaries, postgresMajorVersion } from "./stack/postgres_cluster.ts";
@@ -17,6 +21,7 @@ import { run } from "./stack/processes.ts";
 import { projectRootFromHere } from "./stack/project_config.ts";
 import { type RunningStack, startStack } from "./stack/stack.ts";
 import { stackEnvironment } from "./stack/stack_environment.ts";
+import { dbLint } from "./stack/supabase_cli.ts";
 
 // deno-lint-ignore no-console
 const say = (line: string) => console.error(line);
@@ -32,37 +37,62 @@ if (only !== undefined && only !== "db" && only !== "deno") {
 
 const projectRoot = projectRootFromHere();
 
-/** Makes sure pgTAP and pg_prove exist; installs them with apt when we are root. */
-async function ensurePgTap(): Promise<void> {
+/**
+ * Makes sure the database tools of the suite exist: pgTAP and pg_prove (the pgTAP
+ * files), plpgsql_check (`supabase db lint`). Installs what is missing with apt
+ * when we are root; otherwise throws with the exact command to run.
+ */
+async function ensureDatabaseTools(): Promise<void> {
   const bin = await findPostgresBinaries();
   const major = await postgresMajorVersion(bin);
   const sharedir = (await run([join(bin, "pg_config"), "--sharedir"])).stdout.trim();
-  const hasExtension = async () => {
+  const hasFile = async (path: string) => {
     try {
-      await Deno.stat(join(sharedir, "extension", "pgtap.control"));
+      await Deno.stat(path);
       return true;
     } catch {
       return false;
     }
   };
+  const hasExtension = (name: string) => hasFile(join(sharedir, "extension", `${name}.control`));
   const hasProve = async () => (await run(["sh", "-c", "command -v pg_prove"])).code === 0;
-  if ((await hasExtension()) && (await hasProve())) return;
+  const missing = async () => [
+    ...((await hasExtension("pgtap")) ? [] : [`postgresql-${major}-pgtap`]),
+    ...((await hasProve()) ? [] : ["libtap-parser-sourcehandler-pgtap-perl"]),
+    ...((await hasExtension("plpgsql_check")) ? [] : [`postgresql-${major}-plpgsql-check`]),
+  ];
+  const packages = await missing();
+  if (packages.length === 0) return;
 
-  const packages = [`postgresql-${major}-pgtap`, "libtap-parser-sourcehandler-pgtap-perl"];
   const command = `apt-get install -y ${packages.join(" ")}`;
   if (Deno.uid() !== 0) {
-    throw new Error(`pgTAP is not installed. Install it with:\n  sudo ${command}`);
+    throw new Error(
+      `pgTAP, pg_prove or plpgsql_check is not installed. Install them with:\n  sudo ${command}`,
+    );
   }
-  say(`installing pgTAP: ${command}`);
+  say(`installing the database test tools: ${command}`);
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   let result = await run(["apt-get", "install", "-y", ...packages], { env });
   if (result.code !== 0) {
     await run(["apt-get", "update"], { env });
     result = await run(["apt-get", "install", "-y", ...packages], { env });
   }
-  if (result.code !== 0 || !(await hasExtension()) || !(await hasProve())) {
-    throw new Error(`could not install pgTAP (${command}):\n${result.stderr}`);
+  if (result.code !== 0 || (await missing()).length > 0) {
+    throw new Error(`could not install the database test tools (${command}):\n${result.stderr}`);
   }
+}
+
+/**
+ * `supabase db lint --level warning` (the real CLI, plpgsql_check) over the migrated
+ * schema: prints every finding and fails on any error.
+ */
+async function runDbLint(stack: RunningStack): Promise<boolean> {
+  say("\n== supabase db lint --level warning (every schema, before pgTAP is installed) ==");
+  const issues = await dbLint(stack.dbUrl);
+  for (const issue of issues) say(`${issue.level}: ${issue.function}: ${issue.message}`);
+  const errors = issues.filter((issue) => issue.level === "error").length;
+  say(errors ? `${errors} lint error(s)` : `no lint errors (${issues.length} warning(s))`);
+  return errors === 0;
 }
 
 async function runPgTap(stack: RunningStack): Promise<boolean> {
@@ -123,7 +153,7 @@ if (Deno.uid() === 0) await run(["chmod", "755", stateDir]);
 let ok = false;
 let stack: RunningStack | null = null;
 try {
-  if (only !== "deno") await ensurePgTap();
+  if (only !== "deno") await ensureDatabaseTools();
   const started = performance.now();
   stack = await startStack({
     stateDir,
@@ -135,9 +165,10 @@ try {
     functionEnv: { HEALTH_CHECK_SECRET: crypto.randomUUID() + crypto.randomUUID() },
   });
   say(`test stack ready in ${((performance.now() - started) / 1000).toFixed(1)} s at ${stack.url}`);
+  const lintOk = only === "deno" ? true : await runDbLint(stack);
   const dbOk = only === "deno" ? true : await runPgTap(stack);
   const denoOk = only === "db" ? true : await runDenoTests(stack);
-  ok = dbOk && denoOk;
+  ok = lintOk && dbOk && denoOk;
   if (!ok) await printLogTails(stateDir);
 } catch (error) {
   say(error instanceof Error ? error.stack ?? error.message : String(error));

@@ -1,12 +1,23 @@
 /**
- * Applies supabase/migrations and the seed files the way the Supabase CLI does:
- * each migration `<version>_<name>.sql` once, in version order, in a transaction,
- * recorded in supabase_migrations.schema_migrations (version, name, statements);
- * seed files recorded by hash in supabase_migrations.seed_files and run again
- * only when they change.
+ * Migrations and seeds of the local stack, applied by the real Supabase CLI
+ * (`supabase db push --db-url ... [--include-seed]`, see supabase_cli.ts), which
+ * records them as on a hosted project:
+ *
+ *   supabase_migrations.schema_migrations   version, name, statements: each
+ *                                           migration runs once, in version order
+ *   supabase_migrations.seed_files          path, hash: each seed runs once; a
+ *                                           changed seed only gets its new hash
+ *
+ * Starting the CLI costs 1–3 s (a large JavaScript bundle), so a start first
+ * compares the files with those two tables (a few milliseconds) and calls the CLI
+ * only when something is new: a warm start stays well under its 5 s target.
+ *
+ * The platform bootstrap (roles, auth schema), which must exist before `db push`,
+ * is a plain script applied once by `applyScript`.
  */
 import { basename, join } from "node:path";
 import type postgres from "postgres";
+import { dbPush } from "./supabase_cli.ts";
 import { splitSqlStatements } from "./sql_statements.ts";
 
 type Sql = postgres.Sql;
@@ -29,47 +40,23 @@ export async function listMigrations(folder: string): Promise<MigrationFile[]> {
   return files.sort((a, b) => a.version.localeCompare(b.version));
 }
 
-/** Runs a whole SQL script statement by statement inside the given transaction. */
-async function runStatements(tx: postgres.TransactionSql, statements: string[], source: string) {
-  for (const [index, statement] of statements.entries()) {
-    try {
-      await tx.unsafe(statement);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new Error(
-        `${source}: statement ${index + 1} failed: ${message}\n--- statement ---\n${statement}`,
-      );
-    }
-  }
-}
-
-/** Applies a script that is not tracked (the platform bootstrap). */
+/** Applies a script that is not tracked (the platform bootstrap), in one transaction. */
 export async function applyScript(sql: Sql, path: string): Promise<void> {
   const statements = splitSqlStatements(await Deno.readTextFile(path));
-  await sql.begin((tx) => runStatements(tx, statements, basename(path)));
-}
-
-/** Applies every migration not yet recorded. Returns the versions it applied. */
-export async function applyPendingMigrations(sql: Sql, folder: string): Promise<string[]> {
-  const applied = new Set(
-    (await sql<{ version: string }[]>`select version from supabase_migrations.schema_migrations`)
-      .map((row) => row.version),
-  );
-  const done: string[] = [];
-  for (const migration of await listMigrations(folder)) {
-    if (applied.has(migration.version)) continue;
-    const statements = splitSqlStatements(await Deno.readTextFile(migration.path));
-    await sql.begin(async (tx) => {
-      await tx`set local lock_timeout = '4s'`;
-      await runStatements(tx, statements, basename(migration.path));
-      await tx`
-        insert into supabase_migrations.schema_migrations (version, name, statements)
-        values (${migration.version}, ${migration.name}, ${statements})
-      `;
-    });
-    done.push(migration.version);
-  }
-  return done;
+  await sql.begin(async (tx) => {
+    for (const [index, statement] of statements.entries()) {
+      try {
+        await tx.unsafe(statement);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new Error(
+          `${basename(path)}: statement ${
+            index + 1
+          } failed: ${message}\n--- statement ---\n${statement}`,
+        );
+      }
+    }
+  });
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -77,34 +64,65 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/**
- * Runs each seed file whose content changed since it last ran (or never ran).
- * `relativePath` is how the file is recorded (the CLI records paths relative to
- * the project folder). Returns the files it ran.
- */
-export async function applySeeds(
+/** The migration versions recorded by the CLI (none before its first push). */
+export async function recordedMigrations(sql: Sql): Promise<string[]> {
+  const [{ exists }] = await sql<[{ exists: boolean }]>`
+    select to_regclass('supabase_migrations.schema_migrations') is not null as exists
+  `;
+  if (!exists) return [];
+  const rows = await sql<{ version: string }[]>`
+    select version from supabase_migrations.schema_migrations order by version
+  `;
+  return rows.map((row) => row.version);
+}
+
+/** Seed files whose content the CLI has not recorded (never run, or changed). */
+async function unrecordedSeeds(
   sql: Sql,
   seeds: { path: string; relativePath: string }[],
 ): Promise<string[]> {
+  if (seeds.length === 0) return [];
+  const [{ exists }] = await sql<[{ exists: boolean }]>`
+    select to_regclass('supabase_migrations.seed_files') is not null as exists
+  `;
   const recorded = new Map(
-    (await sql<
-      { path: string; hash: string }[]
-    >`select path, hash from supabase_migrations.seed_files`)
-      .map((row) => [row.path, row.hash]),
+    exists
+      ? (await sql<{ path: string; hash: string }[]>`
+          select path, hash from supabase_migrations.seed_files
+        `).map((row) => [row.path, row.hash])
+      : [],
   );
-  const ran: string[] = [];
+  const pending: string[] = [];
   for (const seed of seeds) {
-    const content = await Deno.readTextFile(seed.path);
-    const hash = await sha256Hex(content);
-    if (recorded.get(seed.relativePath) === hash) continue;
-    await sql.begin(async (tx) => {
-      await runStatements(tx, splitSqlStatements(content), seed.relativePath);
-      await tx`
-        insert into supabase_migrations.seed_files (path, hash) values (${seed.relativePath}, ${hash})
-        on conflict (path) do update set hash = excluded.hash
-      `;
-    });
-    ran.push(seed.relativePath);
+    const hash = await sha256Hex(await Deno.readTextFile(seed.path));
+    if (recorded.get(seed.relativePath) !== hash) pending.push(seed.relativePath);
   }
-  return ran;
+  return pending;
+}
+
+export interface PushOptions {
+  /** The folder holding `supabase/` (config.toml, migrations/, seeds), the CLI's workdir. */
+  projectDir: string;
+  /** Seed files (from config.toml); when given, `--include-seed`. */
+  seeds?: { path: string; relativePath: string }[];
+}
+
+/**
+ * Applies what is new with `supabase db push` (and `--include-seed` when seeds are
+ * given), or nothing when the database already records every migration and seed.
+ * Returns the migration versions this call applied.
+ */
+export async function pushMigrations(
+  sql: Sql,
+  dbUrl: string,
+  options: PushOptions,
+): Promise<string[]> {
+  const before = new Set(await recordedMigrations(sql));
+  const files = await listMigrations(join(options.projectDir, "supabase", "migrations"));
+  const newMigrations = files.some((file) => !before.has(file.version));
+  const seeds = options.seeds ?? [];
+  const newSeeds = (await unrecordedSeeds(sql, seeds)).length > 0;
+  if (!newMigrations && !newSeeds) return [];
+  await dbPush(dbUrl, { workdir: options.projectDir, includeSeed: seeds.length > 0 });
+  return (await recordedMigrations(sql)).filter((version) => !before.has(version));
 }

@@ -3,8 +3,9 @@
  *
  *   PostgreSQL (private cluster) <- PostgREST <- gateway -> edge functions (Deno)
  *
- * `startStack()` brings everything up, applies the platform bootstrap once, the
- * pending migrations and changed seeds, and returns a handle that stops it all.
+ * `startStack()` brings everything up, applies the platform bootstrap once, then
+ * the pending migrations and new seeds with the real Supabase CLI (`supabase db
+ * push`), and returns a handle that stops it all.
  * `deno task dev` and the test runner both use it; tests pass `ephemeral: true`
  * and free ports.
  */
@@ -12,7 +13,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { createGatewayHandler, type GatewayRoutes } from "./gateway.ts";
 import { type ApiKeys, LOCAL_API_KEYS, localJwks } from "./keys.ts";
-import { applyPendingMigrations, applyScript, applySeeds } from "./migrations.ts";
+import { applyScript, pushMigrations } from "./migrations.ts";
 import {
   checkCanRunPostgres,
   findPostgresBinaries,
@@ -42,7 +43,7 @@ export interface StackOptions {
   ephemeral?: boolean;
   /** More PostgreSQL settings, `name=value`. */
   postgresSettings?: string[];
-  /** Run supabase/seed.sql (default true; benchmarks fill their own data). */
+  /** Run the seed files of config.toml once (`db push --include-seed`; default true; benchmarks fill their own data). */
   seed?: boolean;
   /** Function and PostgREST output: to the terminal (dev) or to files in stateDir/logs. */
   logs?: "terminal" | "files";
@@ -193,14 +194,19 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       await sql.unsafe(`alter role authenticator with password '${DB_PASSWORD}'`);
       progress("applied the Supabase platform bootstrap (roles, auth schema)");
     }
-    const appliedMigrations = await applyPendingMigrations(sql, config.migrationsDir);
+    // The real Supabase CLI applies migrations and seeds (`supabase db push`), only
+    // when the database does not record them all yet.
+    const appliedMigrations = await pushMigrations(sql, dbUrl, {
+      projectDir: projectRoot,
+      seeds: options.seed === false ? [] : config.seeds,
+    });
     progress(
       appliedMigrations.length
-        ? `applied ${appliedMigrations.length} migration(s): ${appliedMigrations.join(", ")}`
+        ? `supabase db push applied ${appliedMigrations.length} migration(s): ${
+          appliedMigrations.join(", ")
+        }`
         : "migrations up to date",
     );
-    const seeded = options.seed === false ? [] : await applySeeds(sql, config.seeds);
-    if (seeded.length) progress(`seeded ${seeded.join(", ")}`);
 
     // --- Demo MCP server ------------------------------------------------------
     if (options.demoMcpPort !== null) {

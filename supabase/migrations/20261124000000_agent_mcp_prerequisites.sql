@@ -63,6 +63,7 @@ comment on column public.account_tool_instances.mcp_server_url is
 
 -- Credentials the platform holds for a server. Only service_role reads them: the
 -- table has RLS enabled, no policies, and no grants to anon or authenticated.
+-- service_role gets the four data privileges (no TRUNCATE, REFERENCES, TRIGGER).
 create table if not exists public.account_tool_instance_secrets (
     instance_id uuid primary key
         references public.account_tool_instances (id) on delete cascade,
@@ -75,8 +76,8 @@ comment on table public.account_tool_instance_secrets is
     'Secrets of MCP servers (tokens, credentials). service_role only.';
 
 alter table public.account_tool_instance_secrets enable row level security;
-revoke all on table public.account_tool_instance_secrets from public, anon, authenticated;
-grant all on table public.account_tool_instance_secrets to service_role;
+revoke all on table public.account_tool_instance_secrets from public, anon, authenticated, service_role;
+grant select, insert, update, delete on table public.account_tool_instance_secrets to service_role;
 
 
 -- -----------------------------------------------------------------------------
@@ -124,14 +125,16 @@ grant execute on function public.is_admin() to authenticated, service_role;
 -- Section: Row Level Security of the prerequisite tables
 -- -----------------------------------------------------------------------------
 
--- Only on tables that have no policy yet: a platform's own policies stay untouched.
+-- Only on tables that have no policy yet: a platform's own policies and grants stay
+-- untouched. A table this block secures is the module's to grant: authenticated
+-- works under the policies, service_role (bypassing RLS) manages the rows; anon
+-- gets nothing. No TRUNCATE (it ignores RLS), REFERENCES or TRIGGER for API roles.
 do $$
 begin
     if not exists (select 1 from pg_policies where schemaname = 'public' and tablename = 'agents') then
         alter table public.agents enable row level security;
-        -- No TRUNCATE (it ignores RLS), REFERENCES or TRIGGER for API roles.
-        revoke all on table public.agents from anon, authenticated;
-        grant select, insert, update, delete on table public.agents to authenticated;
+        revoke all on table public.agents from public, anon, authenticated, service_role;
+        grant select, insert, update, delete on table public.agents to authenticated, service_role;
 
         create policy "Users can view their own agents" on public.agents
             for select to authenticated
@@ -152,8 +155,9 @@ begin
         select 1 from pg_policies where schemaname = 'public' and tablename = 'account_tool_instances'
     ) then
         alter table public.account_tool_instances enable row level security;
-        revoke all on table public.account_tool_instances from anon, authenticated;
-        grant select, insert, update, delete on table public.account_tool_instances to authenticated;
+        revoke all on table public.account_tool_instances from public, anon, authenticated, service_role;
+        grant select, insert, update, delete on table public.account_tool_instances
+            to authenticated, service_role;
 
         create policy "Signed-in users can view MCP servers" on public.account_tool_instances
             for select to authenticated
@@ -173,8 +177,9 @@ begin
     if not exists (select 1 from pg_policies where schemaname = 'public' and tablename = 'user_roles') then
         alter table public.user_roles enable row level security;
         -- Roles are granted by service_role (or a migration), never by users themselves.
-        revoke all on table public.user_roles from anon, authenticated;
+        revoke all on table public.user_roles from public, anon, authenticated, service_role;
         grant select on table public.user_roles to authenticated;
+        grant select, insert, update, delete on table public.user_roles to service_role;
 
         create policy "Users can view their own roles" on public.user_roles
             for select to authenticated
@@ -182,3 +187,8 @@ begin
     end if;
 end;
 $$;
+
+-- Whatever the platform's own grants: the health check (service_role) reads the
+-- servers' URLs (mcp_health_check_targets() runs with the caller's rights). Adds
+-- nothing for users; service_role bypasses RLS anyway.
+grant select on table public.account_tool_instances to service_role;

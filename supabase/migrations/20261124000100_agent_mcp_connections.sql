@@ -39,6 +39,11 @@ begin
 end;
 $$;
 
+-- Signed-in users and service_role (check constraints and usage recording run it
+-- with the caller's rights); not anon, nor PUBLIC.
+revoke execute on function public.jsonb_is_integer_between(jsonb, numeric, numeric) from public, anon;
+grant execute on function public.jsonb_is_integer_between(jsonb, numeric, numeric) to authenticated, service_role;
+
 -- Whether customHeaders is an object of allowed header names to string values.
 create or replace function public.validate_custom_headers(headers jsonb)
 returns boolean
@@ -74,6 +79,11 @@ as $$
         false
     );
 $$;
+
+-- Signed-in users and service_role (check constraints run it with the caller's
+-- rights); not anon, nor PUBLIC.
+revoke execute on function public.validate_custom_headers(jsonb) from public, anon;
+grant execute on function public.validate_custom_headers(jsonb) to authenticated, service_role;
 
 -- Whether a connection_config is valid. The same rules as the zod schema in
 -- shared/schemas/connection_config.ts (keep them in step):
@@ -135,6 +145,11 @@ $$;
 
 comment on function public.validate_connection_config(jsonb) is
     'True when a connection_config is valid (see the migration for the rules); never raises.';
+
+-- Signed-in users and service_role (check constraints run it with the caller's
+-- rights); not anon, nor PUBLIC.
+revoke execute on function public.validate_connection_config(jsonb) from public, anon;
+grant execute on function public.validate_connection_config(jsonb) to authenticated, service_role;
 
 
 -- -----------------------------------------------------------------------------
@@ -242,6 +257,10 @@ begin
 end;
 $$;
 
+-- A trigger fires without EXECUTE; nobody calls it directly.
+revoke execute on function public.update_agent_mcp_connections_updated_at()
+    from public, anon, authenticated, service_role;
+
 create or replace trigger trigger_agent_mcp_connections_updated_at
     before update on public.agent_mcp_connections
     for each row
@@ -261,6 +280,10 @@ begin
     return new;
 end;
 $$;
+
+-- A trigger fires without EXECUTE; nobody calls it directly.
+revoke execute on function public.agent_mcp_connections_check_creator()
+    from public, anon, authenticated, service_role;
 
 create or replace trigger trigger_agent_mcp_connections_check_creator
     before insert on public.agent_mcp_connections
@@ -307,6 +330,10 @@ begin
 end;
 $$;
 
+-- A trigger fires without EXECUTE; nobody calls it directly.
+revoke execute on function public.agent_mcp_connections_guard_update()
+    from public, anon, authenticated, service_role;
+
 create or replace trigger trigger_agent_mcp_connections_guard_update
     before update on public.agent_mcp_connections
     for each row
@@ -319,12 +346,12 @@ create or replace trigger trigger_agent_mcp_connections_guard_update
 
 alter table public.agent_mcp_connections enable row level security;
 
--- anon gets nothing; authenticated works under the policies below (and gets no
--- TRUNCATE, REFERENCES or TRIGGER: TRUNCATE ignores RLS); service_role bypasses
--- RLS (the health check).
-revoke all on table public.agent_mcp_connections from public, anon, authenticated;
+-- anon gets nothing; authenticated works under the policies below; service_role
+-- bypasses RLS (the health check). Neither gets TRUNCATE (it ignores RLS),
+-- REFERENCES or TRIGGER.
+revoke all on table public.agent_mcp_connections from public, anon, authenticated, service_role;
 grant select, insert, update, delete on table public.agent_mcp_connections to authenticated;
-grant all on table public.agent_mcp_connections to service_role;
+grant select, insert, update, delete on table public.agent_mcp_connections to service_role;
 
 -- Each policy compares agent_id with the caller's agents, collected once per query
 -- (an initplan): the list then uses the agent_id index instead of scanning rows.

@@ -65,7 +65,7 @@ comment on view public.user_mcp_connection_stats is
 -- Section: grants
 -- -----------------------------------------------------------------------------
 
-revoke all on table public.active_agent_mcp_connections from public, anon, authenticated;
-revoke all on table public.user_mcp_connection_stats from public, anon, authenticated;
+revoke all on table public.active_agent_mcp_connections from public, anon, authenticated, service_role;
+revoke all on table public.user_mcp_connection_stats from public, anon, authenticated, service_role;
 grant select on table public.active_agent_mcp_connections to authenticated, service_role;
 grant select on table public.user_mcp_connection_stats to authenticated, service_role;

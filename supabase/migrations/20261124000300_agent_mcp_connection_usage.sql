@@ -261,6 +261,11 @@ begin
 end;
 $$;
 
+-- Signed-in users and service_role (the usage function runs it with the caller's
+-- rights); not anon, nor PUBLIC.
+revoke execute on function public.usage_stat(jsonb, text) from public, anon;
+grant execute on function public.usage_stat(jsonb, text) to authenticated, service_role;
+
 -- Whether a JSON value is one usage event:
 --   {"success": boolean, "responseTimeMs": number 0 .. 3600000,
 --    "bytesTransferred": integer 0 .. 10^12}
@@ -292,6 +297,11 @@ begin
     return public.jsonb_is_integer_between(event -> 'bytesTransferred', 0, 1000000000000);
 end;
 $$;
+
+-- Signed-in users and service_role (the usage function runs it with the caller's
+-- rights); not anon, nor PUBLIC.
+revoke execute on function public.is_valid_usage_event(jsonb) from public, anon;
+grant execute on function public.is_valid_usage_event(jsonb) to authenticated, service_role;
 
 
 -- -----------------------------------------------------------------------------

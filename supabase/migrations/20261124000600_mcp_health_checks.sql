@@ -46,6 +46,11 @@ $$;
 comment on function public.probe_target_key(jsonb) is
     'Key of the probe-relevant config (timeout, retryAttempts, customHeaders): equal keys share a probe.';
 
+-- Signed-in users (their health-check policy calls it) and service_role; not anon,
+-- nor PUBLIC.
+revoke execute on function public.probe_target_key(jsonb) from public, anon;
+grant execute on function public.probe_target_key(jsonb) to authenticated, service_role;
+
 
 -- -----------------------------------------------------------------------------
 -- Section: tables
@@ -131,12 +136,15 @@ alter table public.mcp_health_checks enable row level security;
 alter table public.agent_mcp_connection_health enable row level security;
 
 -- Runs are operational data: service_role only (no policy for anyone else).
-revoke all on table public.mcp_health_check_runs from public, anon, authenticated;
-revoke all on table public.mcp_health_checks from public, anon, authenticated;
-revoke all on table public.agent_mcp_connection_health from public, anon, authenticated;
-grant all on table public.mcp_health_check_runs to service_role;
-grant all on table public.mcp_health_checks to service_role;
-grant all on table public.agent_mcp_connection_health to service_role;
+-- Users read the history and health of their own connections (policies below).
+-- The identity sequence of mcp_health_checks needs no grant: an identity column
+-- draws its value without a USAGE check.
+revoke all on table public.mcp_health_check_runs from public, anon, authenticated, service_role;
+revoke all on table public.mcp_health_checks from public, anon, authenticated, service_role;
+revoke all on table public.agent_mcp_connection_health from public, anon, authenticated, service_role;
+grant select, insert, update, delete on table public.mcp_health_check_runs to service_role;
+grant select, insert, update, delete on table public.mcp_health_checks to service_role;
+grant select, insert, update, delete on table public.agent_mcp_connection_health to service_role;
 grant select on table public.mcp_health_checks to authenticated;
 grant select on table public.agent_mcp_connection_health to authenticated;
 
@@ -210,7 +218,7 @@ where c.is_active;
 comment on view public.agent_mcp_connection_health_summary is
     'Uptime (24 h, 7 d), latency percentiles (24 h) and last failure of the caller''s active connections.';
 
-revoke all on table public.agent_mcp_connection_health_summary from public, anon, authenticated;
+revoke all on table public.agent_mcp_connection_health_summary from public, anon, authenticated, service_role;
 grant select on table public.agent_mcp_connection_health_summary to authenticated, service_role;
 
 
@@ -298,7 +306,7 @@ $$;
 -- Section: what a run writes
 -- -----------------------------------------------------------------------------
 
--- Writes a run's outcomes in five set-based statements, and ends the run.
+-- Writes a run's outcomes in four set-based statements, and ends the run.
 --   p_results: [{"serverId", "targetKey", "result": <connection_test_result>}, ...]
 --   p_server_ids / p_connection_ids: the run's filters (only those connections change)
 --   p_failure_threshold: failed checks in a row before a connection turns 'error'
@@ -359,42 +367,35 @@ begin
             using errcode = '55000';
     end if;
 
-    -- The outcomes, parsed once for the statements below; gone at commit.
-    if to_regclass('pg_temp.mcp_health_outcomes') is null then
-        create temporary table mcp_health_outcomes (
-            mcp_server_instance_id uuid,
-            target_key text,
-            result jsonb,
-            success boolean,
-            checked_at timestamptz
-        ) on commit drop;
-    else
-        truncate pg_temp.mcp_health_outcomes;
-    end if;
-    insert into pg_temp.mcp_health_outcomes
-    select (o ->> 'serverId')::uuid, o ->> 'targetKey', o -> 'result',
-           (o #>> '{result,success}')::boolean, now()
-    from jsonb_array_elements(p_results) as o;
-
-    -- 2. The history.
-    insert into public.mcp_health_checks
-        (run_id, mcp_server_instance_id, target_key, checked_at, success, latency_ms, error_class, http_status)
-    select p_run_id, o.mcp_server_instance_id, o.target_key, o.checked_at, o.success,
-           (o.result ->> 'latency')::integer,
-           o.result #>> '{error,class}',
-           (o.result #>> '{error,httpStatus}')::smallint
-    from pg_temp.mcp_health_outcomes as o;
-
-    -- 3. Per-connection health and 4. the connections: one statement.
+    -- 2. The history, 3. per-connection health and 4. the connections: one
+    --    statement over the outcomes, parsed once in a CTE (not a temporary table,
+    --    which plpgsql_check and `supabase db lint` cannot see).
     --    A failure counts towards the threshold; the first success resets it.
     return query
-    with affected as (
+    with outcomes as (
+        select (o ->> 'serverId')::uuid as mcp_server_instance_id,
+               o ->> 'targetKey' as target_key,
+               o -> 'result' as result,
+               (o #>> '{result,success}')::boolean as success,
+               now() as checked_at
+        from jsonb_array_elements(p_results) as o
+    ),
+    history as (
+        insert into public.mcp_health_checks
+            (run_id, mcp_server_instance_id, target_key, checked_at, success, latency_ms, error_class, http_status)
+        select p_run_id, o.mcp_server_instance_id, o.target_key, o.checked_at, o.success,
+               (o.result ->> 'latency')::integer,
+               o.result #>> '{error,class}',
+               (o.result #>> '{error,httpStatus}')::smallint
+        from outcomes as o
+    ),
+    affected as (
         select c.id, c.connection_status, c.updated_at, o.success, o.result, o.checked_at,
                o.mcp_server_instance_id, o.target_key,
                case when o.success then 0
                     else coalesce(h.consecutive_failures, 0) + 1 end as failures
         from public.agent_mcp_connections as c
-        join pg_temp.mcp_health_outcomes as o
+        join outcomes as o
           on o.mcp_server_instance_id = c.mcp_server_instance_id
          and o.target_key = public.probe_target_key(c.connection_config)
         left join public.agent_mcp_connection_health as h on h.connection_id = c.id

@@ -275,6 +275,20 @@ Deno.test("the migrations apply twice, and onto a platform that already has its 
            values (${agent!.id}, ${server!.id})`.then(() => "inserted", (error) => error.code),
         );
         assert.equal(refused, "42501", "another user cannot connect the owner's agent");
+
+        // The health check (service_role) reads the platform's servers: the module grants
+        // it SELECT even on a platform table it does not secure itself (no default
+        // privileges, as on a project created today).
+        await sql`insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
+                  values (${agent!.id}, ${server!.id}, ${owner})`;
+        const targets = await sql.begin(async (tx) => {
+          await tx`set local role service_role`;
+          return [
+            ...await tx`
+            select mcp_server_instance_id, connections from mcp_health_check_targets(null, null)`,
+          ];
+        });
+        assert.deepEqual(targets, [{ mcp_server_instance_id: server!.id, connections: 1 }]);
       },
     );
   });

@@ -1,7 +1,8 @@
 -- =============================================================================
 -- What a Supabase project's database has before any migration of ours runs:
 -- the API roles, the auth schema with auth.users and the JWT helpers, the
--- extensions schema, and Supabase's default privileges on the public schema.
+-- extensions schema, and usage on the public schema (with no default
+-- privileges for the API roles, as on a project created today).
 -- The local stack applies this once, to a new cluster; migrations then run on
 -- top exactly as `supabase db push` runs them on a hosted project.
 --
@@ -41,15 +42,12 @@ alter database postgres set search_path to "$user", public, extensions;
 
 grant usage on schema public to anon, authenticated, service_role;
 
--- As on Supabase: objects that postgres creates in public are granted to the API
--- roles by default, and Row Level Security is what protects them. Migrations that
--- want less (this module does) revoke explicitly.
-alter default privileges for role postgres in schema public
-    grant all on tables to anon, authenticated, service_role;
-alter default privileges for role postgres in schema public
-    grant all on functions to anon, authenticated, service_role;
-alter default privileges for role postgres in schema public
-    grant all on sequences to anon, authenticated, service_role;
+-- As on a Supabase project created today (default since 2026-05-30, applied to
+-- every project on 2026-10-30): NO default privileges for the API roles. A new
+-- table, view, sequence or function in public is reachable by anon,
+-- authenticated or service_role only through an explicit grant in its
+-- migration. (PostgreSQL's own default stays: EXECUTE on new functions for
+-- PUBLIC, which migrations revoke where callers must not run a function.)
 
 
 -- -----------------------------------------------------------------------------
@@ -136,18 +134,3 @@ $$;
 grant execute on function auth.jwt(), auth.uid(), auth.role(), auth.email()
     to anon, authenticated, service_role;
 
-
--- -----------------------------------------------------------------------------
--- Section: migration history (as the Supabase CLI keeps it)
--- -----------------------------------------------------------------------------
-
-create schema if not exists supabase_migrations;
-create table if not exists supabase_migrations.schema_migrations (
-    version text not null primary key,
-    statements text[],
-    name text
-);
-create table if not exists supabase_migrations.seed_files (
-    path text not null primary key,
-    hash text not null
-);

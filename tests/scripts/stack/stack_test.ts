@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { mintUserToken } from "../../../scripts/stack/keys.ts";
-import { applyPendingMigrations, listMigrations } from "../../../scripts/stack/migrations.ts";
+import { listMigrations, pushMigrations } from "../../../scripts/stack/migrations.ts";
 import { projectRootFromHere } from "../../../scripts/stack/project_config.ts";
 import { startStack } from "../../../scripts/stack/stack.ts";
 import { stack } from "../../_support/stack.ts";
@@ -41,7 +41,7 @@ Deno.test("supabase-js through the gateway sees only the signed-in user's rows",
   assert.equal(all.data?.length, 2);
 });
 
-Deno.test("migrations are recorded the way the Supabase CLI records them", async () => {
+Deno.test("migrations and the seed are applied and recorded by the real Supabase CLI", async () => {
   const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
   try {
     const rows = await sql<{ version: string; name: string; statements: string[] }[]>`
@@ -85,8 +85,14 @@ Deno.test("a restarted stack keeps its data and applies only new migrations", as
         await sql`select count(*)::int as n from auth.users where email = 'kept@tests.local'`;
       assert.equal(kept!.n, 1);
 
-      // A new migration file is applied once, alone.
-      const folder = await Deno.makeTempDir({ prefix: "migrations-" });
+      // A new migration file is applied once, alone, by `supabase db push`.
+      const project = await Deno.makeTempDir({ prefix: "migrations-" });
+      const folder = join(project, "supabase", "migrations");
+      await Deno.mkdir(folder, { recursive: true });
+      await Deno.copyFile(
+        join(projectRootFromHere(), "supabase", "config.toml"),
+        join(project, "supabase", "config.toml"),
+      );
       for (
         const file of await listMigrations(join(projectRootFromHere(), "supabase", "migrations"))
       ) {
@@ -96,10 +102,13 @@ Deno.test("a restarted stack keeps its data and applies only new migrations", as
         join(folder, "29990101000000_later.sql"),
         "create table public.later (id int);",
       );
-      assert.deepEqual(await applyPendingMigrations(sql, folder), ["29990101000000"]);
-      assert.deepEqual(await applyPendingMigrations(sql, folder), []);
+      const push = () => pushMigrations(sql, second.dbUrl, { projectDir: project });
+      assert.deepEqual(await push(), ["29990101000000"]);
+      assert.deepEqual(await push(), []);
+      const [later] = await sql`select to_regclass('public.later') is not null as created`;
+      assert.equal(later!.created, true);
       await sql.end();
-      await Deno.remove(folder, { recursive: true });
+      await Deno.remove(project, { recursive: true });
     } finally {
       await second.stop();
     }
