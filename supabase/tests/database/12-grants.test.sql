@@ -64,6 +64,11 @@ insert into expected_grants (object, grantee, privileges) values
     ('function is_valid_usage_event(jsonb)',                       'service_role',  'EXECUTE'),
     ('function record_agent_mcp_connection_usage(uuid, jsonb)',    'authenticated', 'EXECUTE'),
     ('function record_agent_mcp_connection_usage(uuid, jsonb)',    'service_role',  'EXECUTE'),
+    ('table agent_mcp_connection_usage_buckets',                   'authenticated', 'SELECT'),
+    ('table agent_mcp_connection_usage_buckets',                   'service_role',  'DELETE, INSERT, SELECT, UPDATE'),
+    ('function agent_mcp_histogram_percentile(bigint[], numeric)', 'authenticated', 'EXECUTE'),
+    ('function agent_mcp_histogram_percentile(bigint[], numeric)', 'service_role',  'EXECUTE'),
+    ('function fold_agent_mcp_usage_buckets(interval)',            'service_role',  'EXECUTE'),
 
     -- 20261124000400_agent_mcp_connection_admin.sql
     ('function admin_list_agent_mcp_connections(integer, timestamp with time zone, uuid, boolean)', 'authenticated', 'EXECUTE'),
@@ -95,7 +100,21 @@ insert into expected_grants (object, grantee, privileges) values
 
     -- 20261124000700_auth_user_exists.sql
     ('function auth_user_exists()',                                'authenticated', 'EXECUTE'),
-    ('function auth_user_exists()',                                'service_role',  'EXECUTE');
+    ('function auth_user_exists()',                                'service_role',  'EXECUTE'),
+
+    -- 20261124001100_agent_mcp_usage_reports.sql
+    ('function agent_mcp_connection_usage_series(uuid, timestamp with time zone, timestamp with time zone, text)', 'authenticated', 'EXECUTE'),
+    ('function agent_mcp_connection_usage_series(uuid, timestamp with time zone, timestamp with time zone, text)', 'service_role',  'EXECUTE'),
+    ('function agent_mcp_usage_series(timestamp with time zone, timestamp with time zone, text)',                  'authenticated', 'EXECUTE'),
+    ('function agent_mcp_usage_series(timestamp with time zone, timestamp with time zone, text)',                  'service_role',  'EXECUTE'),
+    ('function agent_mcp_usage_by_connection(timestamp with time zone, timestamp with time zone)',                 'authenticated', 'EXECUTE'),
+    ('function agent_mcp_usage_by_connection(timestamp with time zone, timestamp with time zone)',                 'service_role',  'EXECUTE'),
+    ('function agent_mcp_connection_health_series(uuid, timestamp with time zone, timestamp with time zone, text)', 'authenticated', 'EXECUTE'),
+    ('function agent_mcp_connection_health_series(uuid, timestamp with time zone, timestamp with time zone, text)', 'service_role',  'EXECUTE'),
+    ('function admin_agent_mcp_usage_series(timestamp with time zone, timestamp with time zone, text)',            'authenticated', 'EXECUTE'),
+    ('function admin_agent_mcp_usage_series(timestamp with time zone, timestamp with time zone, text)',            'service_role',  'EXECUTE'),
+    ('function admin_agent_mcp_usage_by_user(timestamp with time zone, timestamp with time zone)',                 'authenticated', 'EXECUTE'),
+    ('function admin_agent_mcp_usage_by_user(timestamp with time zone, timestamp with time zone)',                 'service_role',  'EXECUTE');
 
 
 -- =============================================================================
