@@ -1,10 +1,16 @@
 /**
- * Turns a PostgREST error (as supabase-js returns it) into an AppError. Callers that
- * know what a code means in their context (a unique violation is "already connected",
- * an RLS refusal on insert is "agent not found") handle those first; everything else
- * lands here.
+ * The one place that turns a database failure (a PostgREST error, as supabase-js
+ * returns it) into an AppError:
+ *
+ *   1. the module's coded errors: every SQL function and trigger of the module raises
+ *      its refusals as SQLSTATE `PT<status>` with DETAIL `{"code": <ErrorCode>, ...}`
+ *      (`agent_mcp_private.raise_error()`): the code, its details and the message are
+ *      taken as raised, so SQL decides every domain outcome;
+ *   2. an unreachable or slow database, by HTTP status and connection codes;
+ *   3. every other SQLSTATE by the table below; anything else is an internal error.
  */
-import { AppError } from "../errors/app_error.ts";
+import { z } from "zod";
+import { AppError, ERROR_CODES, type ErrorCode } from "../errors/app_error.ts";
 
 /** The error half of a supabase-js response. */
 export interface PostgrestFailure {
@@ -12,25 +18,54 @@ export interface PostgrestFailure {
   status: number;
 }
 
-/** PostgreSQL / PostgREST error codes this module's functions and constraints raise. */
-export const PG = {
-  uniqueViolation: "23505",
-  foreignKeyViolation: "23503",
-  checkViolation: "23514",
-  notNullViolation: "23502",
-  invalidParameter: "22023",
-  invalidText: "22P02",
-  insufficientPrivilege: "42501",
-  /** A health check run may no longer write (ended or superseded). */
-  wrongState: "55000",
-  /** The connection functions: no such connection visible to the caller (HTTP 404). */
-  connectionNotFound: "PT404",
-  /** The connection functions: the connection is disconnected (HTTP 409). */
-  connectionInactive: "PT409",
-  queryCanceled: "57014",
-  /** PostgREST: `.single()` matched no row. */
-  noRows: "PGRST116",
-} as const;
+/** SQLSTATEs (and PostgREST codes) with the same meaning wherever they are raised. */
+const BY_SQLSTATE: Readonly<Record<string, ErrorCode>> = {
+  /** A check constraint or a guard trigger refused a value. */
+  "23514": "constraint_violation",
+  "23502": "constraint_violation",
+  /** A function refused an argument (the message says which). */
+  "22023": "invalid_request",
+  "22P02": "invalid_request",
+  /** No privilege (a column users may not write) or an insert policy. */
+  "42501": "forbidden",
+  "57014": "database_timeout",
+  /** PostgREST refused the token. */
+  PGRST301: "invalid_jwt",
+  PGRST302: "invalid_jwt",
+  PGRST303: "invalid_jwt",
+};
+
+/** The SQLSTATE of a health check run that may no longer write (ended or superseded). */
+export const RUN_ENDED_SQLSTATE = "55000";
+
+/** @deprecated Kept for `shared/health/health_store.ts` until 0600 raises coded errors. */
+export const PG = { wrongState: RUN_ENDED_SQLSTATE } as const;
+
+const CodedDetail = z.looseObject({ code: z.string() });
+
+/** A coded error of the module's SQL (`PT<status>`, DETAIL `{"code", ...}`), if this is one. */
+function codedError(failure: PostgrestFailure): AppError | null {
+  const { code = "", details, message } = failure.error;
+  if (!/^PT\d{3}$/.test(code) || !details) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(details);
+  } catch {
+    return null;
+  }
+  const detail = CodedDetail.safeParse(parsed);
+  if (!detail.success || !Object.hasOwn(ERROR_CODES, detail.data.code)) return null;
+  const { code: appCode, ...rest } = detail.data;
+  const errorCode = appCode as ErrorCode;
+  // The SQL and the registry must agree on the status; a mismatch is our bug.
+  if (ERROR_CODES[errorCode] !== Number(code.slice(2))) return null;
+  return new AppError(
+    errorCode,
+    message,
+    Object.keys(rest).length > 0 ? rest : undefined,
+    { cause: failure.error },
+  );
+}
 
 /**
  * Whether the database (or PostgREST) could not be reached. Besides PostgREST's own
@@ -46,54 +81,38 @@ function isUnavailable(failure: PostgrestFailure): boolean {
     (code === "" && failure.error.message === "");
 }
 
-/** The generic mapping, for failures the caller did not expect. */
+const MESSAGES: Partial<Record<ErrorCode, string>> = {
+  database_timeout: "The database did not answer in time; try again.",
+  database_unavailable: "The database is unavailable; try again shortly.",
+  forbidden: "You may not do this.",
+  invalid_jwt: "The access token was refused by the database API.",
+};
+
+/** The AppError for a failed database call; `context` says what was being done (for logs). */
 export function fromPostgrest(failure: PostgrestFailure, context: string): AppError {
-  const { code = "", message } = failure.error;
-  if (
-    failure.error.hint?.startsWith("Request was aborted") || failure.status === 504 ||
-    code === PG.queryCanceled
-  ) {
+  const coded = codedError(failure);
+  if (coded) return coded;
+
+  const { code = "", message, hint } = failure.error;
+  const cause = { cause: failure.error };
+  const errorCode: ErrorCode | undefined =
+    hint?.startsWith("Request was aborted") || failure.status === 504
+      ? "database_timeout"
+      : isUnavailable(failure)
+      ? "database_unavailable"
+      : BY_SQLSTATE[code];
+  if (errorCode === undefined) {
     return new AppError(
-      "database_timeout",
-      "The database did not answer in time; try again.",
+      "internal_error",
+      `Unexpected database error while ${context}.`,
       undefined,
-      {
-        cause: failure.error,
-      },
+      cause,
     );
   }
-  if (isUnavailable(failure)) {
-    return new AppError(
-      "database_unavailable",
-      "The database is unavailable; try again shortly.",
-      undefined,
-      {
-        cause: failure.error,
-      },
-    );
-  }
-  switch (code) {
-    case PG.checkViolation:
-    case PG.notNullViolation:
-      return new AppError("constraint_violation", message, undefined, { cause: failure.error });
-    case PG.invalidParameter:
-    case PG.invalidText:
-      return new AppError("invalid_request", message, undefined, { cause: failure.error });
-    case PG.insufficientPrivilege:
-      return new AppError("forbidden", "You may not do this.", undefined, { cause: failure.error });
-    case "PGRST301":
-    case "PGRST302":
-    case "PGRST303":
-      return new AppError(
-        "invalid_jwt",
-        "The access token was refused by the database API.",
-        undefined,
-        {
-          cause: failure.error,
-        },
-      );
-  }
-  return new AppError("internal_error", `Unexpected database error while ${context}.`, undefined, {
-    cause: failure.error,
-  });
+  return new AppError(
+    errorCode,
+    MESSAGES[errorCode] ?? message,
+    errorCode === "invalid_request" && hint ? { hint } : undefined,
+    cause,
+  );
 }

@@ -6,8 +6,10 @@
 -- lost — unlike the draft's read-modify-write from the client.
 --
 -- SECURITY INVOKER: the caller's RLS decides which connections they may record
--- usage for. Errors use the SQLSTATEs PostgREST turns into HTTP statuses, so
--- `supabase.rpc()` callers get 404 (PT404) and 409 (PT409), not 500.
+-- usage for; a private SECURITY DEFINER writer then changes the columns users
+-- may not write themselves. Errors are the module's coded errors (PT404/PT409
+-- with the API code in DETAIL, see agent_mcp_private.raise_error()), so
+-- `supabase.rpc()` callers get 404 and 409, not 500.
 --
 -- Idempotent: applying this file twice changes nothing the second time.
 -- =============================================================================
@@ -67,13 +69,75 @@ $$;
 
 
 -- -----------------------------------------------------------------------------
+-- Section: the writer (agent_mcp_private, not exposed)
+-- -----------------------------------------------------------------------------
+
+-- Adds a batch of valid events to a connection's usage_stats and last_used in one
+-- UPDATE, and returns the new usage_stats. SECURITY DEFINER because users hold no
+-- UPDATE privilege on these columns: it is called only by
+-- record_agent_mcp_connection_usage(), after that function (with the caller's
+-- rights) has found and locked the connection under the caller's RLS. PostgREST
+-- does not expose this schema.
+create or replace function agent_mcp_private.add_connection_usage(
+    p_connection_id uuid,
+    p_events jsonb
+)
+returns jsonb
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    with batch as (
+        select
+            count(*) as requests,
+            count(*) filter (where (e ->> 'success')::boolean) as successes,
+            sum((e ->> 'responseTimeMs')::numeric) as response_time,
+            sum((e ->> 'bytesTransferred')::numeric) as bytes
+        from jsonb_array_elements(p_events) as e
+    ),
+    totals as (
+        select
+            c.id,
+            public.usage_stat(c.usage_stats, 'totalRequests') + b.requests as requests,
+            public.usage_stat(c.usage_stats, 'successfulRequests') + b.successes as successes,
+            public.usage_stat(c.usage_stats, 'failedRequests') + (b.requests - b.successes) as failures,
+            public.usage_stat(c.usage_stats, 'totalResponseTime') + b.response_time as response_time,
+            public.usage_stat(c.usage_stats, 'bytesTransferred') + b.bytes as bytes
+        from public.agent_mcp_connections as c, batch as b
+        where c.id = p_connection_id
+    )
+    update public.agent_mcp_connections as c
+    set usage_stats = c.usage_stats || jsonb_build_object(
+            'totalRequests', t.requests,
+            'successfulRequests', t.successes,
+            'failedRequests', t.failures,
+            'totalResponseTime', t.response_time,
+            -- Never a division by zero, whatever was stored before.
+            'averageResponseTime', coalesce(round(t.response_time / nullif(t.requests, 0), 3), 0),
+            'bytesTransferred', t.bytes,
+            'lastUsed', to_jsonb(now())
+        ),
+        last_used = now()
+    from totals as t
+    where c.id = t.id
+    returning c.usage_stats;
+$$;
+
+revoke execute on function agent_mcp_private.add_connection_usage(uuid, jsonb) from public, anon;
+grant execute on function agent_mcp_private.add_connection_usage(uuid, jsonb) to authenticated, service_role;
+
+
+-- -----------------------------------------------------------------------------
 -- Section: record_agent_mcp_connection_usage()
 -- -----------------------------------------------------------------------------
 
 -- Records usage events for an active connection and returns its new usage_stats.
 --   p_events: a JSON array of 1 .. 1000 usage events (see is_valid_usage_event).
--- Errors: 22023 bad events (the message names the first bad one), PT404 no such
--- connection visible to the caller, PT409 the connection is disconnected.
+-- Errors: 22023 bad events (the message names the first bad one), PT404
+-- connection_not_found (none visible to the caller), PT409 connection_inactive.
+-- SECURITY INVOKER: the caller's RLS finds (and locks) the connection; only then
+-- does the private writer add the events.
 create or replace function public.record_agent_mcp_connection_usage(
     p_connection_id uuid,
     p_events jsonb
@@ -86,7 +150,7 @@ set search_path = ''
 as $$
 declare
     first_bad integer;
-    new_stats jsonb;
+    found_active boolean;
 begin
     if p_connection_id is null then
         raise exception 'connection id is required' using errcode = '22023';
@@ -108,43 +172,21 @@ begin
                   hint = 'an event is {"success": boolean, "responseTimeMs": 0..3600000, "bytesTransferred": integer 0..10^12}';
     end if;
 
-    -- One statement: aggregate the batch and add it to the stored totals.
-    with batch as (
-        select
-            count(*) as requests,
-            count(*) filter (where (e ->> 'success')::boolean) as successes,
-            sum((e ->> 'responseTimeMs')::numeric) as response_time,
-            sum((e ->> 'bytesTransferred')::numeric) as bytes
-        from jsonb_array_elements(p_events) as e
-    )
-    update public.agent_mcp_connections as c
-    set usage_stats = c.usage_stats || jsonb_build_object(
-            'totalRequests', public.usage_stat(c.usage_stats, 'totalRequests') + b.requests,
-            'successfulRequests', public.usage_stat(c.usage_stats, 'successfulRequests') + b.successes,
-            'failedRequests', public.usage_stat(c.usage_stats, 'failedRequests') + (b.requests - b.successes),
-            'totalResponseTime', public.usage_stat(c.usage_stats, 'totalResponseTime') + b.response_time,
-            'averageResponseTime', round(
-                (public.usage_stat(c.usage_stats, 'totalResponseTime') + b.response_time)
-                / (public.usage_stat(c.usage_stats, 'totalRequests') + b.requests),
-                3
-            ),
-            'bytesTransferred', public.usage_stat(c.usage_stats, 'bytesTransferred') + b.bytes,
-            'lastUsed', to_jsonb(now())
-        ),
-        last_used = now()
-    from batch as b
+    -- Concurrent callers queue on this lock; each then adds to the newest totals.
+    select c.is_active into found_active
+    from public.agent_mcp_connections as c
     where c.id = p_connection_id
-      and c.is_active
-    returning c.usage_stats into new_stats;
-
-    if new_stats is null then
-        if exists (select 1 from public.agent_mcp_connections where id = p_connection_id) then
-            raise exception 'connection % is disconnected', p_connection_id using errcode = 'PT409';
-        end if;
-        raise exception 'connection % not found', p_connection_id using errcode = 'PT404';
+    for no key update;
+    if not found then
+        perform agent_mcp_private.raise_error(404, 'connection_not_found',
+            format('Connection %s was not found.', p_connection_id));
+    end if;
+    if not found_active then
+        perform agent_mcp_private.raise_error(409, 'connection_inactive',
+            format('Connection %s is disconnected; connect the agent again to use it.', p_connection_id));
     end if;
 
-    return new_stats;
+    return agent_mcp_private.add_connection_usage(p_connection_id, p_events);
 end;
 $$;
 
