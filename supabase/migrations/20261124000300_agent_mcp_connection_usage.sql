@@ -96,14 +96,17 @@ as $$
             sum((e ->> 'bytesTransferred')::numeric) as bytes
         from jsonb_array_elements(p_events) as e
     ),
+    -- Counters saturate at the bound usage_stats allows (10^21) instead of failing.
     totals as (
         select
             c.id,
-            public.usage_stat(c.usage_stats, 'totalRequests') + b.requests as requests,
-            public.usage_stat(c.usage_stats, 'successfulRequests') + b.successes as successes,
-            public.usage_stat(c.usage_stats, 'failedRequests') + (b.requests - b.successes) as failures,
-            public.usage_stat(c.usage_stats, 'totalResponseTime') + b.response_time as response_time,
-            public.usage_stat(c.usage_stats, 'bytesTransferred') + b.bytes as bytes
+            least(public.usage_stat(c.usage_stats, 'totalRequests') + b.requests, 1e21) as requests,
+            least(public.usage_stat(c.usage_stats, 'successfulRequests') + b.successes, 1e21) as successes,
+            least(public.usage_stat(c.usage_stats, 'failedRequests') + (b.requests - b.successes), 1e21)
+                as failures,
+            least(public.usage_stat(c.usage_stats, 'totalResponseTime') + b.response_time, 1e21)
+                as response_time,
+            least(public.usage_stat(c.usage_stats, 'bytesTransferred') + b.bytes, 1e21) as bytes
         from public.agent_mcp_connections as c, batch as b
         where c.id = p_connection_id
     )
