@@ -1,10 +1,15 @@
 /**
- * Turns a PostgREST error (as supabase-js returns it) into an AppError. Callers that
- * know what a code means in their context (a unique violation is "already connected",
- * an RLS refusal on insert is "agent not found") handle those first; everything else
- * lands here.
+ * The one place that turns a database failure (a PostgREST error, as supabase-js
+ * returns it) into an AppError:
+ *
+ *   1. the module's coded errors: its SQL functions and triggers raise every refusal
+ *      as SQLSTATE `PT<status>` with DETAIL `{"code": <ErrorCode>, ...details}`
+ *      (`agent_mcp_private.raise_error()`), taken as raised: SQL decides the outcome;
+ *   2. an unreachable or slow database, by HTTP status and connection codes;
+ *   3. every other SQLSTATE by the table below; anything else is an internal error.
  */
-import { AppError } from "../errors/app_error.ts";
+import { z } from "zod";
+import { AppError, ERROR_CODES, type ErrorCode } from "../errors/app_error.ts";
 
 /** The error half of a supabase-js response. */
 export interface PostgrestFailure {
@@ -12,25 +17,41 @@ export interface PostgrestFailure {
   status: number;
 }
 
-/** PostgreSQL / PostgREST error codes this module's functions and constraints raise. */
-export const PG = {
-  uniqueViolation: "23505",
-  foreignKeyViolation: "23503",
-  checkViolation: "23514",
-  notNullViolation: "23502",
-  invalidParameter: "22023",
-  invalidText: "22P02",
-  insufficientPrivilege: "42501",
-  /** A health check run may no longer write (ended or superseded). */
-  wrongState: "55000",
-  /** The connection functions: no such connection visible to the caller (HTTP 404). */
-  connectionNotFound: "PT404",
-  /** The connection functions: the connection is disconnected (HTTP 409). */
-  connectionInactive: "PT409",
-  queryCanceled: "57014",
-  /** PostgREST: `.single()` matched no row. */
-  noRows: "PGRST116",
-} as const;
+/** SQLSTATEs (and PostgREST codes) with one meaning wherever they are raised, and a message. */
+const BY_SQLSTATE: Readonly<Record<string, [ErrorCode, string?]>> = {
+  "23514": ["constraint_violation"], // a check constraint or guard trigger refused a value
+  "23502": ["constraint_violation"],
+  "22023": ["invalid_request"], // a function refused an argument (the message says which)
+  "22P02": ["invalid_request"],
+  "42501": ["forbidden", "You may not do this."], // no privilege, or an insert policy
+  "57014": ["database_timeout", "The database did not answer in time; try again."],
+  PGRST301: ["invalid_jwt", "The access token was refused by the database API."],
+  PGRST302: ["invalid_jwt", "The access token was refused by the database API."],
+  PGRST303: ["invalid_jwt", "The access token was refused by the database API."],
+};
+
+/** @deprecated For `shared/health/health_store.ts` until its SQL raises a coded error. */
+export const PG = { wrongState: "55000" } as const;
+
+const CodedDetail = z.looseObject({ code: z.string() });
+
+/** A coded error of the module's SQL, if this is one (its status must match the registry). */
+function codedError(failure: PostgrestFailure): AppError | null {
+  const { code = "", details, message } = failure.error;
+  if (!/^PT\d{3}$/.test(code) || !details?.startsWith("{")) return null;
+  let detail;
+  try {
+    detail = CodedDetail.safeParse(JSON.parse(details));
+  } catch {
+    return null;
+  }
+  if (!detail.success || !Object.hasOwn(ERROR_CODES, detail.data.code)) return null;
+  const { code: appCode, ...rest } = detail.data;
+  if (ERROR_CODES[appCode as ErrorCode] !== Number(code.slice(2))) return null;
+  return new AppError(appCode as ErrorCode, message, Object.keys(rest).length ? rest : undefined, {
+    cause: failure.error,
+  });
+}
 
 /**
  * Whether the database (or PostgREST) could not be reached. Besides PostgREST's own
@@ -46,54 +67,18 @@ function isUnavailable(failure: PostgrestFailure): boolean {
     (code === "" && failure.error.message === "");
 }
 
-/** The generic mapping, for failures the caller did not expect. */
+/** The AppError for a failed database call; `context` says what was being done (for logs). */
 export function fromPostgrest(failure: PostgrestFailure, context: string): AppError {
-  const { code = "", message } = failure.error;
-  if (
-    failure.error.hint?.startsWith("Request was aborted") || failure.status === 504 ||
-    code === PG.queryCanceled
-  ) {
-    return new AppError(
-      "database_timeout",
-      "The database did not answer in time; try again.",
-      undefined,
-      {
-        cause: failure.error,
-      },
-    );
-  }
-  if (isUnavailable(failure)) {
-    return new AppError(
-      "database_unavailable",
-      "The database is unavailable; try again shortly.",
-      undefined,
-      {
-        cause: failure.error,
-      },
-    );
-  }
-  switch (code) {
-    case PG.checkViolation:
-    case PG.notNullViolation:
-      return new AppError("constraint_violation", message, undefined, { cause: failure.error });
-    case PG.invalidParameter:
-    case PG.invalidText:
-      return new AppError("invalid_request", message, undefined, { cause: failure.error });
-    case PG.insufficientPrivilege:
-      return new AppError("forbidden", "You may not do this.", undefined, { cause: failure.error });
-    case "PGRST301":
-    case "PGRST302":
-    case "PGRST303":
-      return new AppError(
-        "invalid_jwt",
-        "The access token was refused by the database API.",
-        undefined,
-        {
-          cause: failure.error,
-        },
-      );
-  }
-  return new AppError("internal_error", `Unexpected database error while ${context}.`, undefined, {
-    cause: failure.error,
-  });
+  const coded = codedError(failure);
+  if (coded) return coded;
+  const { code = "", message, hint } = failure.error;
+  const [errorCode, fixedMessage] =
+    hint?.startsWith("Request was aborted") || failure.status === 504
+      ? BY_SQLSTATE["57014"]!
+      : isUnavailable(failure)
+      ? ["database_unavailable" as const, "The database is unavailable; try again shortly."]
+      : BY_SQLSTATE[code] ??
+        ["internal_error" as const, `Unexpected database error while ${context}.`];
+  const details = errorCode === "invalid_request" && hint ? { hint } : undefined;
+  return new AppError(errorCode, fixedMessage ?? message, details, { cause: failure.error });
 }

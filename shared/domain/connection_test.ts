@@ -34,9 +34,6 @@ export async function testConnection(
   signal?: AbortSignal,
 ): Promise<ConnectionTestOutcome> {
   const start = await beginConnectionTest(db, id);
-  if (start.serverUrl === null) {
-    throw new AppError("mcp_server_unreachable", "The MCP server has no URL to test.");
-  }
 
   let result: ConnectionTestResult | null = null;
   let failure: unknown = null;

@@ -4,8 +4,7 @@
  * may read (RLS for users, an admin check for the admin reports).
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
-import { AppError } from "../errors/app_error.ts";
-import { fromPostgrest, PG, type PostgrestFailure } from "../db/postgrest_errors.ts";
+import { fromPostgrest } from "../db/postgrest_errors.ts";
 import {
   type ConnectionHealthSeries,
   type ConnectionUsageSeries,
@@ -25,30 +24,14 @@ const numOrNull = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
 const iso = (value: unknown): string => new Date(String(value)).toISOString();
 
-function reportFailure(
-  failure: PostgrestFailure,
-  context: string,
-  connectionId?: string,
-): AppError {
-  const code = failure.error.code;
-  if (code === PG.connectionNotFound && connectionId) {
-    return new AppError("connection_not_found", `Connection ${connectionId} was not found.`);
-  }
-  if (code === PG.insufficientPrivilege) {
-    return new AppError("forbidden", "This needs the admin role.");
-  }
-  return fromPostgrest(failure, context);
-}
-
 async function callReport(
   db: Db,
   fn: string,
   args: Record<string, unknown>,
   context: string,
-  connectionId?: string,
 ): Promise<Row[]> {
   const { data, error, status } = await db.rpc(fn, args);
-  if (error) throw reportFailure({ error, status }, context, connectionId);
+  if (error) throw fromPostgrest({ error, status }, context);
   return (data ?? []) as Row[];
 }
 
@@ -80,7 +63,6 @@ export async function connectionUsageSeries(
       p_bucket: query.bucket,
     },
     "reading a connection's usage",
-    connectionId,
   );
   return {
     connectionId,
@@ -146,7 +128,6 @@ export async function connectionHealthSeries(
       p_bucket: query.bucket,
     },
     "reading a connection's health",
-    connectionId,
   );
   return {
     connectionId,

@@ -1,7 +1,9 @@
 /**
  * Errors as values with codes. Every failure a client can cause or observe is an
  * `AppError` with a snake_case code and an HTTP status; `shared/http/errors.ts`
- * renders them as `{"error": {"code", "message", "details"?}}`.
+ * renders them as `{"error": {"code", "message", "details"?}}`. The database raises
+ * the domain ones itself, by these names (`agent_mcp_private.raise_error()`, mapped in
+ * `shared/db/postgrest_errors.ts`).
  */
 
 /** Every error code the API can answer with, its status, and when it is raised. */
@@ -46,6 +48,17 @@ export const ERROR_CODES = {
   connection_inactive: 409,
   /** The MCP server has no URL to test. */
   mcp_server_unreachable: 409,
+  /**
+   * The MCP server is not running (its `status_on_toolbox` is pending, starting, stopped or
+   * error): it takes no new connection and is not tested. `details.serverStatus` says which.
+   */
+  mcp_server_not_running: 409,
+  /**
+   * A per-user limit would be exceeded: `details.limit` names it (`connections_per_user`,
+   * `connections_per_agent`, `header_configs_per_server`) and `details.max` is its value.
+   * Disconnect a connection (or reuse a config already in use) first.
+   */
+  connection_limit_reached: 409,
   /** Another health check run holds the lease; `details.retryAfterSeconds` says when it expires at the latest. */
   run_in_progress: 409,
   /** This health check run ended or a newer run started before it could write; nothing was written. */

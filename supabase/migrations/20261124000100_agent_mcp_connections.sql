@@ -18,6 +18,101 @@
 
 
 -- -----------------------------------------------------------------------------
+-- Section: the private schema and the module's coded errors
+-- -----------------------------------------------------------------------------
+
+-- Helpers that PostgREST must not expose (it serves `public` only): the SECURITY
+-- DEFINER writers of system-maintained columns, trigger functions, settings.
+-- Signed-in users and service_role may use what is in it from SQL (the public
+-- functions and triggers call it as them), never through the API.
+create schema if not exists agent_mcp_private;
+revoke all on schema agent_mcp_private from public, anon;
+grant usage on schema agent_mcp_private to authenticated, service_role;
+
+comment on schema agent_mcp_private is
+    'agent-mcp-connections internals: not exposed by PostgREST; called by the public functions and triggers.';
+
+-- Raises the module's one kind of domain error, the contract every operation follows:
+--   SQLSTATE  PT<status>: PostgREST answers with that HTTP status (404, 409, ...)
+--   MESSAGE   for a person
+--   DETAIL    JSON {"code": <the API error code>, ...more details}, e.g.
+--             {"code": "already_connected", "connectionId": "..."}
+-- The codes are those of shared/errors/app_error.ts; shared/db/postgrest_errors.ts
+-- maps them to the API's errors in one table.
+create or replace function agent_mcp_private.raise_error(
+    p_status integer,
+    p_code text,
+    p_message text,
+    p_details jsonb default '{}'::jsonb
+)
+returns void
+language plpgsql
+volatile -- never immutable: the planner would fold (and raise) constant calls early
+set search_path = ''
+as $$
+begin
+    raise exception using
+        errcode = 'PT' || p_status::text,
+        message = p_message,
+        detail = (jsonb_build_object('code', p_code) || coalesce(p_details, '{}'::jsonb))::text;
+end;
+$$;
+
+comment on function agent_mcp_private.raise_error(integer, text, text, jsonb) is
+    'Raises a coded domain error: SQLSTATE PT<status>, DETAIL {"code": ..., ...}.';
+
+revoke execute on function agent_mcp_private.raise_error(integer, text, text, jsonb) from public, anon;
+grant execute on function agent_mcp_private.raise_error(integer, text, text, jsonb) to authenticated, service_role;
+
+-- Whether an MCP server with this status_on_toolbox takes connections, tests and
+-- health checks: only a running one (not pending, starting, stopped or error).
+create or replace function agent_mcp_private.mcp_server_is_running(status text)
+returns boolean
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select coalesce(status = 'running', false);
+$$;
+
+comment on function agent_mcp_private.mcp_server_is_running(text) is
+    'True for the status_on_toolbox of a server that may be connected, tested and health-checked.';
+
+revoke execute on function agent_mcp_private.mcp_server_is_running(text) from public, anon;
+grant execute on function agent_mcp_private.mcp_server_is_running(text) to authenticated, service_role;
+
+-- The per-user limits, in one place (change them with CREATE OR REPLACE):
+--   connections_per_user           active connections over all of a user's agents
+--   connections_per_agent          active connections of one agent
+--   header_configs_per_server      distinct customHeaders among one user's active
+--                                  connections to one server (a user with many
+--                                  agents may not try many credentials on a server)
+-- Unknown names raise (a typo must not mean "no limit").
+create or replace function agent_mcp_private.connection_limit(p_name text)
+returns integer
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    case p_name
+        when 'connections_per_user' then return 500;
+        when 'connections_per_agent' then return 50;
+        when 'header_configs_per_server' then return 20;
+        else raise exception 'unknown connection limit %', p_name using errcode = '22023';
+    end case;
+end;
+$$;
+
+comment on function agent_mcp_private.connection_limit(text) is
+    'The per-user connection limits (connections per user, per agent, header configs per server).';
+
+revoke execute on function agent_mcp_private.connection_limit(text) from public, anon;
+grant execute on function agent_mcp_private.connection_limit(text) to authenticated, service_role;
+
+
+-- -----------------------------------------------------------------------------
 -- Section: config validation
 -- -----------------------------------------------------------------------------
 
@@ -153,6 +248,81 @@ grant execute on function public.validate_connection_config(jsonb) to authentica
 
 
 -- -----------------------------------------------------------------------------
+-- Section: bounds of the system-maintained JSON columns
+-- -----------------------------------------------------------------------------
+
+-- Whether a usage_stats value is what record_agent_mcp_connection_usage() writes:
+-- an object with only these keys,
+--   totalRequests, successfulRequests, failedRequests, bytesTransferred
+--                                     integers, 0 .. 10^21
+--   totalResponseTime, averageResponseTime
+--                                     numbers, 0 .. 10^21
+--   lastUsed                          a string of at most 64 characters
+-- so counters are never negative (no division by zero) and the value stays a few
+-- hundred bytes. Never raises.
+create or replace function agent_mcp_private.is_valid_usage_stats(stats jsonb)
+returns boolean
+language plpgsql
+immutable
+parallel safe
+set search_path = ''
+as $$
+declare
+    stat_name text;
+    stat_value jsonb;
+begin
+    if stats is null or jsonb_typeof(stats) <> 'object' then
+        return false;
+    end if;
+    for stat_name, stat_value in select key, value from jsonb_each(stats) loop
+        case
+            when stat_name in ('totalRequests', 'successfulRequests', 'failedRequests', 'bytesTransferred') then
+                if not public.jsonb_is_integer_between(stat_value, 0, 1e21) then
+                    return false;
+                end if;
+            when stat_name in ('totalResponseTime', 'averageResponseTime') then
+                if jsonb_typeof(stat_value) <> 'number' then
+                    return false;
+                end if;
+                if stat_value::numeric not between 0 and 1e21 then
+                    return false;
+                end if;
+            when stat_name = 'lastUsed' then
+                if jsonb_typeof(stat_value) <> 'string' or char_length(stat_value #>> '{}') > 64 then
+                    return false;
+                end if;
+            else
+                return false;
+        end case;
+    end loop;
+    return true;
+end;
+$$;
+
+comment on function agent_mcp_private.is_valid_usage_stats(jsonb) is
+    'True when usage_stats has only the known keys, non-negative counters and a short lastUsed.';
+
+revoke execute on function agent_mcp_private.is_valid_usage_stats(jsonb) from public, anon;
+grant execute on function agent_mcp_private.is_valid_usage_stats(jsonb) to authenticated, service_role;
+
+-- The largest connection_test_result stored, in bytes of its JSONB value. A probe
+-- result keeps at most 200 tool names and bounded strings (shared/schemas/
+-- test_result.ts): a few KiB; the bound keeps a hostile server from storing more.
+create or replace function agent_mcp_private.max_test_result_bytes()
+returns integer
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select 65536;
+$$;
+
+revoke execute on function agent_mcp_private.max_test_result_bytes() from public, anon;
+grant execute on function agent_mcp_private.max_test_result_bytes() to authenticated, service_role;
+
+
+-- -----------------------------------------------------------------------------
 -- Section: table
 -- -----------------------------------------------------------------------------
 
@@ -184,12 +354,35 @@ create table if not exists public.agent_mcp_connections (
         check (public.validate_connection_config(connection_config)),
     constraint agent_mcp_connections_test_result_is_object
         check (connection_test_result is null or jsonb_typeof(connection_test_result) = 'object'),
+    -- pg_column_size() of a value being written is its uncompressed size.
+    constraint agent_mcp_connections_test_result_size
+        check (pg_column_size(connection_test_result) <= agent_mcp_private.max_test_result_bytes()),
     constraint agent_mcp_connections_usage_stats_is_object
         check (jsonb_typeof(usage_stats) = 'object'),
+    constraint agent_mcp_connections_usage_stats_valid
+        check (agent_mcp_private.is_valid_usage_stats(usage_stats)),
     -- A disconnected (soft-deleted) connection is never testing, connected or in error.
     constraint agent_mcp_connections_inactive_is_disconnected
         check (is_active or connection_status = 'disconnected')
 );
+
+-- A table created by an earlier draft of this migration gets the bounds too.
+do $$
+begin
+    if not exists (select 1 from pg_constraint
+                   where conrelid = 'public.agent_mcp_connections'::regclass
+                     and conname = 'agent_mcp_connections_test_result_size') then
+        alter table public.agent_mcp_connections add constraint agent_mcp_connections_test_result_size
+            check (pg_column_size(connection_test_result) <= agent_mcp_private.max_test_result_bytes());
+    end if;
+    if not exists (select 1 from pg_constraint
+                   where conrelid = 'public.agent_mcp_connections'::regclass
+                     and conname = 'agent_mcp_connections_usage_stats_valid') then
+        alter table public.agent_mcp_connections add constraint agent_mcp_connections_usage_stats_valid
+            check (agent_mcp_private.is_valid_usage_stats(usage_stats));
+    end if;
+end;
+$$;
 
 comment on table public.agent_mcp_connections is 'Stores connections between user agents and MCP servers';
 comment on column public.agent_mcp_connections.agent_id is 'Reference to the agent making the connection';
@@ -215,24 +408,30 @@ create unique index if not exists agent_mcp_connections_one_active_per_pair
     on public.agent_mcp_connections (agent_id, mcp_server_instance_id)
     where is_active;
 
--- The draft's performance indexes.
+-- The draft's indexes that queries use. Left out on purpose (a lean schema, and
+-- usage recording stays a HOT update: no index covers a column it writes):
+--   (is_active) where is_active          a constant key: no query is helped by it
+--   (agent_id, is_active) where is_active
+--                                        the unique index above leads with agent_id
+--                                        over the same rows
+--   (last_used)                          written by every usage event; nothing sorts
+--                                        or filters by it
+drop index if exists public.idx_agent_mcp_connections_active;
+drop index if exists public.idx_agent_mcp_connections_agent_active;
+drop index if exists public.idx_agent_mcp_connections_last_used;
+
+-- Every connection of an agent (the policy's agent_id = any(...) and the agent filter).
 create index if not exists idx_agent_mcp_connections_agent_id
     on public.agent_mcp_connections (agent_id);
+-- Covers the server foreign key (deleting a server).
 create index if not exists idx_agent_mcp_connections_server_id
     on public.agent_mcp_connections (mcp_server_instance_id);
-create index if not exists idx_agent_mcp_connections_active
-    on public.agent_mcp_connections (is_active)
-    where is_active;
 create index if not exists idx_agent_mcp_connections_status
     on public.agent_mcp_connections (connection_status);
 -- (created_at, id): the admin list pages by this key, newest first.
 create index if not exists idx_agent_mcp_connections_created_at
     on public.agent_mcp_connections (created_at, id);
-create index if not exists idx_agent_mcp_connections_last_used
-    on public.agent_mcp_connections (last_used);
-create index if not exists idx_agent_mcp_connections_agent_active
-    on public.agent_mcp_connections (agent_id, is_active)
-    where is_active;
+-- Active connections of a server: the health check's targets.
 create index if not exists idx_agent_mcp_connections_server_active
     on public.agent_mcp_connections (mcp_server_instance_id, is_active)
     where is_active;
@@ -326,6 +525,18 @@ begin
         raise exception 'a disconnected connection cannot be reactivated; connect again'
             using errcode = '23514';
     end if;
+    -- What a user may change is frozen once disconnected (results of a test that
+    -- was running still land: the module's functions write those).
+    if not old.is_active and new.connection_config is distinct from old.connection_config then
+        perform agent_mcp_private.raise_error(409, 'connection_inactive',
+            format('Connection %s is disconnected; connect the agent again to use it.', old.id));
+    end if;
+    -- The status rule every writer shares: a disconnected connection is 'disconnected'
+    -- (so a user disconnects by setting is_active = false alone, and a test or health
+    -- check that ends after a disconnect cannot revive the status).
+    if not new.is_active then
+        new.connection_status = 'disconnected';
+    end if;
     return new;
 end;
 $$;
@@ -339,6 +550,125 @@ create or replace trigger trigger_agent_mcp_connections_guard_update
     for each row
     execute function public.agent_mcp_connections_guard_update();
 
+-- The rules of a new connection and of a changed config, for every writer (the
+-- connect function and a direct insert through the API alike):
+--   * the server exists (404 mcp_server_not_found) and is running (409
+--     mcp_server_not_running);
+--   * the agent has no active connection to the server (409 already_connected,
+--     with its id);
+--   * the per-user limits of agent_mcp_private.connection_limit() hold (409
+--     connection_limit_reached).
+-- Concurrency: the checks run under a transaction-level advisory lock on the
+-- agent's owner, so one user's connects and config changes are counted one at a
+-- time (the partial unique index stays the last word on duplicates). An agent the
+-- caller cannot see is left to the insert policy, which refuses it. Runs with the
+-- caller's rights: they count what RLS lets them see, which is all of their own.
+create or replace function agent_mcp_private.check_connection_write()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+    owner_id uuid;
+    server_status text;
+    existing_id uuid;
+    headers jsonb := coalesce(new.connection_config -> 'customHeaders', '{}'::jsonb);
+    counted integer;
+    max_allowed integer;
+begin
+    if not new.is_active
+        or (tg_op = 'UPDATE' and new.connection_config is not distinct from old.connection_config) then
+        return new;
+    end if;
+
+    select a.user_id into owner_id from public.agents as a where a.id = new.agent_id;
+    if not found then
+        return new;
+    end if;
+
+    if tg_op = 'INSERT' then
+        select s.status_on_toolbox into server_status
+        from public.account_tool_instances as s
+        where s.id = new.mcp_server_instance_id;
+        if not found then
+            perform agent_mcp_private.raise_error(404, 'mcp_server_not_found',
+                format('MCP server %s was not found.', new.mcp_server_instance_id));
+        end if;
+        if not agent_mcp_private.mcp_server_is_running(server_status) then
+            perform agent_mcp_private.raise_error(409, 'mcp_server_not_running',
+                format('MCP server %s is %s, not running; connect to it once it runs.',
+                       new.mcp_server_instance_id, server_status),
+                jsonb_build_object('serverStatus', server_status));
+        end if;
+    end if;
+
+    -- One user's connects and config changes, one at a time until commit.
+    perform pg_advisory_xact_lock(hashtextextended('agent_mcp_connections:' || owner_id::text, 0));
+
+    if tg_op = 'INSERT' then
+        select c.id into existing_id
+        from public.agent_mcp_connections as c
+        where c.agent_id = new.agent_id
+          and c.mcp_server_instance_id = new.mcp_server_instance_id
+          and c.is_active;
+        if found then
+            perform agent_mcp_private.raise_error(409, 'already_connected',
+                'This agent already has an active connection to this MCP server.',
+                jsonb_build_object('connectionId', existing_id));
+        end if;
+
+        max_allowed := agent_mcp_private.connection_limit('connections_per_agent');
+        select count(*) into counted
+        from public.agent_mcp_connections as c
+        where c.agent_id = new.agent_id and c.is_active;
+        if counted >= max_allowed then
+            perform agent_mcp_private.raise_error(409, 'connection_limit_reached',
+                format('An agent may have at most %s active connections.', max_allowed),
+                jsonb_build_object('limit', 'connections_per_agent', 'max', max_allowed));
+        end if;
+
+        max_allowed := agent_mcp_private.connection_limit('connections_per_user');
+        select count(*) into counted
+        from public.agent_mcp_connections as c
+        join public.agents as a on a.id = c.agent_id
+        where a.user_id = owner_id and c.is_active;
+        if counted >= max_allowed then
+            perform agent_mcp_private.raise_error(409, 'connection_limit_reached',
+                format('A user may have at most %s active connections.', max_allowed),
+                jsonb_build_object('limit', 'connections_per_user', 'max', max_allowed));
+        end if;
+    end if;
+
+    -- Distinct customHeaders among the owner's active connections to this server,
+    -- this one included: a new config counts once, a config already in use is free.
+    max_allowed := agent_mcp_private.connection_limit('header_configs_per_server');
+    select count(distinct coalesce(c.connection_config -> 'customHeaders', '{}'::jsonb))
+    into counted
+    from public.agent_mcp_connections as c
+    join public.agents as a on a.id = c.agent_id
+    where a.user_id = owner_id
+      and c.mcp_server_instance_id = new.mcp_server_instance_id
+      and c.is_active
+      and c.id <> new.id
+      and coalesce(c.connection_config -> 'customHeaders', '{}'::jsonb) <> headers;
+    if counted >= max_allowed then
+        perform agent_mcp_private.raise_error(409, 'connection_limit_reached',
+            format('A user may use at most %s distinct customHeaders configs with one MCP server.',
+                   max_allowed),
+            jsonb_build_object('limit', 'header_configs_per_server', 'max', max_allowed));
+    end if;
+    return new;
+end;
+$$;
+
+create or replace trigger trigger_agent_mcp_connections_check_write
+    before insert or update of connection_config on public.agent_mcp_connections
+    for each row
+    execute function agent_mcp_private.check_connection_write();
+
+revoke execute on function agent_mcp_private.check_connection_write()
+    from public, anon, authenticated, service_role;
+
 
 -- -----------------------------------------------------------------------------
 -- Section: Row Level Security
@@ -346,11 +676,21 @@ create or replace trigger trigger_agent_mcp_connections_guard_update
 
 alter table public.agent_mcp_connections enable row level security;
 
--- anon gets nothing; authenticated works under the policies below; service_role
--- bypasses RLS (the health check). Neither gets TRUNCATE (it ignores RLS),
--- REFERENCES or TRIGGER.
+-- anon gets nothing. authenticated works under the policies below and writes only
+-- what a user owns by intent, column by column:
+--   insert  agent_id, mcp_server_instance_id, connection_config (a connect)
+--   update  connection_config, and is_active (to disconnect; the guard trigger
+--           refuses the way back and sets the status)
+-- Status, test result, usage and last use are written only by the module's
+-- functions (their SECURITY DEFINER writers in agent_mcp_private) and by
+-- service_role (the health check), which bypasses RLS. Nobody gets TRUNCATE (it
+-- ignores RLS), REFERENCES or TRIGGER. Revoking the table privileges revokes the
+-- column privileges too, so this is idempotent.
 revoke all on table public.agent_mcp_connections from public, anon, authenticated, service_role;
-grant select, insert, update, delete on table public.agent_mcp_connections to authenticated;
+grant select, delete on table public.agent_mcp_connections to authenticated;
+grant insert (agent_id, mcp_server_instance_id, connection_config)
+    on table public.agent_mcp_connections to authenticated;
+grant update (connection_config, is_active) on table public.agent_mcp_connections to authenticated;
 grant select, insert, update, delete on table public.agent_mcp_connections to service_role;
 
 -- Each policy compares agent_id with the caller's agents, collected once per query

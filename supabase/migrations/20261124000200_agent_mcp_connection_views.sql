@@ -65,6 +65,8 @@ comment on view public.user_mcp_connection_stats is
 -- Section: grants
 -- -----------------------------------------------------------------------------
 
+-- Read-only for every API role, service_role included (writes are refused as
+-- privilege errors: see the *_read_only_views.sql migration).
 revoke all on table public.active_agent_mcp_connections from public, anon, authenticated, service_role;
 revoke all on table public.user_mcp_connection_stats from public, anon, authenticated, service_role;
 grant select on table public.active_agent_mcp_connections to authenticated, service_role;

@@ -6,8 +6,10 @@
 -- lost — unlike the draft's read-modify-write from the client.
 --
 -- SECURITY INVOKER: the caller's RLS decides which connections they may record
--- usage for. Errors use the SQLSTATEs PostgREST turns into HTTP statuses, so
--- `supabase.rpc()` callers get 404 (PT404) and 409 (PT409), not 500.
+-- usage for; a private SECURITY DEFINER writer then changes the columns users
+-- may not write themselves. Errors are the module's coded errors (PT404/PT409
+-- with the API code in DETAIL, see agent_mcp_private.raise_error()), so
+-- `supabase.rpc()` callers get 404 and 409, not 500.
 --
 -- Idempotent: applying this file twice changes nothing the second time.
 -- =============================================================================
@@ -22,10 +24,6 @@
 -- percentiles are read (agent_mcp_histogram_percentile()). Hourly buckets older than
 -- the retention window are folded into daily ones by fold_agent_mcp_usage_buckets(),
 -- which the scheduler runs (pg_cron on Supabase, the local stack's scheduler here).
-
-create schema if not exists agent_mcp_private;
-revoke all on schema agent_mcp_private from public, anon;
-grant usage on schema agent_mcp_private to authenticated, service_role;
 
 -- The upper bounds (ms, exclusive) of the latency histogram's buckets; a 16th bucket
 -- holds everything from 60 s up. Keep in step with LATENCY_BUCKET_BOUNDS_MS in
@@ -305,13 +303,100 @@ grant execute on function public.is_valid_usage_event(jsonb) to authenticated, s
 
 
 -- -----------------------------------------------------------------------------
+-- Section: the writer (agent_mcp_private, not exposed)
+-- -----------------------------------------------------------------------------
+
+-- Adds a batch of valid events to a connection's usage_stats and last_used in one
+-- UPDATE, and returns the new usage_stats. SECURITY DEFINER because users hold no
+-- UPDATE privilege on these columns: it is called only by
+-- record_agent_mcp_connection_usage(), after that function (with the caller's
+-- rights) has found and locked the connection under the caller's RLS. PostgREST
+-- does not expose this schema.
+create or replace function agent_mcp_private.add_connection_usage(
+    p_connection_id uuid,
+    p_events jsonb
+)
+returns jsonb
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    with batch as (
+        select
+            count(*) as requests,
+            count(*) filter (where (e ->> 'success')::boolean) as successes,
+            sum((e ->> 'responseTimeMs')::numeric) as response_time,
+            sum((e ->> 'bytesTransferred')::numeric) as bytes
+        from jsonb_array_elements(p_events) as e
+    ),
+    -- Counters saturate at the bound usage_stats allows (10^21) instead of failing.
+    totals as (
+        select
+            c.id,
+            least(public.usage_stat(c.usage_stats, 'totalRequests') + b.requests, 1e21) as requests,
+            least(public.usage_stat(c.usage_stats, 'successfulRequests') + b.successes, 1e21) as successes,
+            least(public.usage_stat(c.usage_stats, 'failedRequests') + (b.requests - b.successes), 1e21)
+                as failures,
+            least(public.usage_stat(c.usage_stats, 'totalResponseTime') + b.response_time, 1e21)
+                as response_time,
+            least(public.usage_stat(c.usage_stats, 'bytesTransferred') + b.bytes, 1e21) as bytes
+        from public.agent_mcp_connections as c, batch as b
+        where c.id = p_connection_id
+    )
+    updated as (
+        update public.agent_mcp_connections as c
+        set usage_stats = c.usage_stats || jsonb_build_object(
+                'totalRequests', t.requests,
+                'successfulRequests', t.successes,
+                'failedRequests', t.failures,
+                'totalResponseTime', t.response_time,
+                -- Never a division by zero, whatever was stored before.
+                'averageResponseTime', coalesce(round(t.response_time / nullif(t.requests, 0), 3), 0),
+                'bytesTransferred', t.bytes,
+                'lastUsed', to_jsonb(now())
+            ),
+            last_used = now()
+        from totals as t
+        where c.id = t.id
+        returning c.id, c.agent_id, c.usage_stats
+    ),
+    -- The same batch into this hour's bucket, in the same statement: the usage history
+    -- always adds up to the totals.
+    hour_bucket as (
+        insert into public.agent_mcp_connection_usage_buckets as h (
+            connection_id, agent_id, granularity, bucket_start, requests, successes, failures,
+            bytes, response_time_ms, latency_histogram
+        )
+        select u.id, u.agent_id, 'hour', date_trunc('hour', now() at time zone 'UTC') at time zone 'UTC',
+               b.requests, b.successes, b.requests - b.successes, b.bytes, b.response_time,
+               agent_mcp_private.latency_histogram(p_events)
+        from updated as u, batch as b
+        on conflict (connection_id, granularity, bucket_start) do update
+        set requests = h.requests + excluded.requests,
+            successes = h.successes + excluded.successes,
+            failures = h.failures + excluded.failures,
+            bytes = h.bytes + excluded.bytes,
+            response_time_ms = h.response_time_ms + excluded.response_time_ms,
+            latency_histogram = agent_mcp_private.add_histograms(h.latency_histogram, excluded.latency_histogram)
+    )
+    select u.usage_stats from updated as u;
+$$;
+
+revoke execute on function agent_mcp_private.add_connection_usage(uuid, jsonb) from public, anon;
+grant execute on function agent_mcp_private.add_connection_usage(uuid, jsonb) to authenticated, service_role;
+
+
+-- -----------------------------------------------------------------------------
 -- Section: record_agent_mcp_connection_usage()
 -- -----------------------------------------------------------------------------
 
 -- Records usage events for an active connection and returns its new usage_stats.
 --   p_events: a JSON array of 1 .. 1000 usage events (see is_valid_usage_event).
--- Errors: 22023 bad events (the message names the first bad one), PT404 no such
--- connection visible to the caller, PT409 the connection is disconnected.
+-- Errors: 22023 bad events (the message names the first bad one), PT404
+-- connection_not_found (none visible to the caller), PT409 connection_inactive.
+-- SECURITY INVOKER: the caller's RLS finds (and locks) the connection; only then
+-- does the private writer add the events.
 create or replace function public.record_agent_mcp_connection_usage(
     p_connection_id uuid,
     p_events jsonb
@@ -324,7 +409,7 @@ set search_path = ''
 as $$
 declare
     first_bad integer;
-    new_stats jsonb;
+    found_active boolean;
 begin
     if p_connection_id is null then
         raise exception 'connection id is required' using errcode = '22023';
@@ -346,43 +431,21 @@ begin
                   hint = 'an event is {"success": boolean, "responseTimeMs": 0..3600000, "bytesTransferred": integer 0..10^12}';
     end if;
 
-    -- One statement: aggregate the batch and add it to the stored totals.
-    with batch as (
-        select
-            count(*) as requests,
-            count(*) filter (where (e ->> 'success')::boolean) as successes,
-            sum((e ->> 'responseTimeMs')::numeric) as response_time,
-            sum((e ->> 'bytesTransferred')::numeric) as bytes
-        from jsonb_array_elements(p_events) as e
-    )
-    update public.agent_mcp_connections as c
-    set usage_stats = c.usage_stats || jsonb_build_object(
-            'totalRequests', public.usage_stat(c.usage_stats, 'totalRequests') + b.requests,
-            'successfulRequests', public.usage_stat(c.usage_stats, 'successfulRequests') + b.successes,
-            'failedRequests', public.usage_stat(c.usage_stats, 'failedRequests') + (b.requests - b.successes),
-            'totalResponseTime', public.usage_stat(c.usage_stats, 'totalResponseTime') + b.response_time,
-            'averageResponseTime', round(
-                (public.usage_stat(c.usage_stats, 'totalResponseTime') + b.response_time)
-                / (public.usage_stat(c.usage_stats, 'totalRequests') + b.requests),
-                3
-            ),
-            'bytesTransferred', public.usage_stat(c.usage_stats, 'bytesTransferred') + b.bytes,
-            'lastUsed', to_jsonb(now())
-        ),
-        last_used = now()
-    from batch as b
+    -- Concurrent callers queue on this lock; each then adds to the newest totals.
+    select c.is_active into found_active
+    from public.agent_mcp_connections as c
     where c.id = p_connection_id
-      and c.is_active
-    returning c.usage_stats into new_stats;
-
-    if new_stats is null then
-        if exists (select 1 from public.agent_mcp_connections where id = p_connection_id) then
-            raise exception 'connection % is disconnected', p_connection_id using errcode = 'PT409';
-        end if;
-        raise exception 'connection % not found', p_connection_id using errcode = 'PT404';
+    for no key update;
+    if not found then
+        perform agent_mcp_private.raise_error(404, 'connection_not_found',
+            format('Connection %s was not found.', p_connection_id));
+    end if;
+    if not found_active then
+        perform agent_mcp_private.raise_error(409, 'connection_inactive',
+            format('Connection %s is disconnected; connect the agent again to use it.', p_connection_id));
     end if;
 
-    return new_stats;
+    return agent_mcp_private.add_connection_usage(p_connection_id, p_events);
 end;
 $$;
 

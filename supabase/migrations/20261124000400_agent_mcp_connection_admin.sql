@@ -9,7 +9,7 @@
 -- These functions check (select public.is_admin()) first and then read with
 -- plain index scans. Both are flagged by Supabase's linter as
 -- authenticated_security_definer_function_executable: intended, each checks its
--- caller itself and refuses non-admins with 42501.
+-- caller itself and refuses non-admins (PT403 forbidden, the module's coded error).
 --
 -- Idempotent: applying this file twice changes nothing the second time.
 -- =============================================================================
@@ -39,7 +39,7 @@ set search_path = ''
 as $$
 begin
     if not (select public.is_admin()) then
-        raise exception 'admin role required' using errcode = '42501';
+        perform agent_mcp_private.raise_error(403, 'forbidden', 'This needs the admin role.');
     end if;
     if p_limit is null or p_limit not between 1 and 1000 then
         raise exception 'limit must be between 1 and 1000' using errcode = '22023';
@@ -99,7 +99,7 @@ set search_path = ''
 as $$
 begin
     if not (select public.is_admin()) then
-        raise exception 'admin role required' using errcode = '42501';
+        perform agent_mcp_private.raise_error(403, 'forbidden', 'This needs the admin role.');
     end if;
 
     return query

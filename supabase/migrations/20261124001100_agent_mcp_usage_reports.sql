@@ -13,8 +13,9 @@
 -- decides what they read. The admin ones are SECURITY DEFINER and refuse non-admins
 -- (as the other admin_* functions). A range is [from, to) in UTC; `bucket` is 'hour'
 -- or 'day'; a series has one point per bucket (empty ones included) and at most
--- 1000 points. Bad input raises 22023 (HTTP 400); a connection the caller cannot see
--- PT404 (HTTP 404).
+-- 1000 points. Bad input raises 22023 (HTTP 400); the module's coded errors
+-- (agent_mcp_private.raise_error()) say connection_not_found (404) for a connection
+-- the caller cannot see and forbidden (403) for a non-admin.
 --
 -- Idempotent: applying this file twice changes nothing the second time.
 -- =============================================================================
@@ -105,7 +106,8 @@ as $$
 begin
     perform agent_mcp_private.check_report_range(p_from, p_to);
     if not exists (select 1 from public.agent_mcp_connections as c where c.id = p_connection_id) then
-        raise exception 'connection % not found', p_connection_id using errcode = 'PT404';
+        perform agent_mcp_private.raise_error(404, 'connection_not_found',
+            format('Connection %s was not found.', p_connection_id));
     end if;
     return query
         with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
@@ -262,7 +264,8 @@ begin
     join public.agents as a on a.id = c.agent_id
     where c.id = p_connection_id;
     if not found then
-        raise exception 'connection % not found', p_connection_id using errcode = 'PT404';
+        perform agent_mcp_private.raise_error(404, 'connection_not_found',
+            format('Connection %s was not found.', p_connection_id));
     end if;
     return query
         with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
@@ -317,7 +320,7 @@ set search_path = ''
 as $$
 begin
     if not (select public.is_admin()) then
-        raise exception 'admin role required' using errcode = '42501';
+        perform agent_mcp_private.raise_error(403, 'forbidden', 'This needs the admin role.');
     end if;
     perform agent_mcp_private.check_report_range(p_from, p_to);
     return query
@@ -364,7 +367,7 @@ set search_path = ''
 as $$
 begin
     if not (select public.is_admin()) then
-        raise exception 'admin role required' using errcode = '42501';
+        perform agent_mcp_private.raise_error(403, 'forbidden', 'This needs the admin role.');
     end if;
     perform agent_mcp_private.check_report_range(p_from, p_to);
     return query

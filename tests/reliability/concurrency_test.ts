@@ -147,6 +147,122 @@ Deno.test(`${CONNECTS} concurrent connects of one pair make exactly one active c
   assert.deepEqual(rows.map((r) => [r.id, r.is_active]), [[winner, true]]);
 });
 
+/** A per-user limit as the database has it (agent_mcp_private.connection_limit()). */
+async function limitOf(sql: ReturnType<typeof openDb>, name: string): Promise<number> {
+  const [row] = await sql<[{ max: number }]>`
+    select agent_mcp_private.connection_limit(${name}) as max
+  `;
+  return row.max;
+}
+
+/** Sends connects all at once; checks that exactly `allowed` win and the rest hit `limit`. */
+async function assertLimitHolds(
+  token: string,
+  bodies: unknown[],
+  allowed: number,
+  limit: string,
+  max: number,
+): Promise<void> {
+  const responses = await Promise.all(
+    bodies.map((body) => api<Connection & ErrorBody>("POST", "/connections", { token, body })),
+  );
+  const created = responses.filter((r) => r.status === 201);
+  const refused = responses.filter((r) => r.status === 409);
+  assert.equal(created.length, allowed, `exactly ${allowed} connects win`);
+  assert.equal(refused.length, bodies.length - allowed, "every other one is refused");
+  for (const res of refused) {
+    assert.equal(res.body.error.code, "connection_limit_reached");
+    assert.deepEqual(res.body.error.details, { limit, max });
+  }
+}
+
+Deno.test("concurrent connects never exceed the per-user limits", async (t) => {
+  await using sql = openDb();
+
+  await t.step("connections per agent", async () => {
+    const max = await limitOf(sql, "connections_per_agent");
+    const user = await createUser(sql, { label: "limit-agent" });
+    const servers = await Promise.all(
+      Array.from(
+        { length: max + 10 },
+        (_, i) => createServer(sql, "http://127.0.0.1:9/mcp", `Limit server ${i}`),
+      ),
+    );
+    await assertLimitHolds(
+      user.token,
+      servers.map((mcpServerInstanceId) => ({ agentId: user.agentId, mcpServerInstanceId })),
+      max,
+      "connections_per_agent",
+      max,
+    );
+    const [row] = await sql`select count(*)::int as n from agent_mcp_connections
+                            where agent_id = ${user.agentId} and is_active`;
+    assert.equal(row!.n, max);
+  });
+
+  await t.step("distinct customHeaders configs per server", async () => {
+    const max = await limitOf(sql, "header_configs_per_server");
+    const user = await createUser(sql, { label: "limit-headers" });
+    const server = await createServer(sql, "http://127.0.0.1:9/mcp", "Limit headers server");
+    const agents = await Promise.all(
+      Array.from({ length: max + 10 }, () => createAgent(sql, user.id)),
+    );
+    await assertLimitHolds(
+      user.token,
+      agents.map((agentId, i) => ({
+        agentId,
+        mcpServerInstanceId: server,
+        config: { customHeaders: { "X-Api-Key": String(1000 + i) } },
+      })),
+      max,
+      "header_configs_per_server",
+      max,
+    );
+    const [row] = await sql`
+      select count(distinct connection_config -> 'customHeaders')::int as n
+      from agent_mcp_connections where mcp_server_instance_id = ${server} and is_active
+    `;
+    assert.equal(row!.n, max);
+  });
+
+  await t.step("connections per user", async () => {
+    const max = await limitOf(sql, "connections_per_user");
+    const perAgent = await limitOf(sql, "connections_per_agent");
+    const user = await createUser(sql, { label: "limit-user" });
+    const agents = Math.ceil(max / perAgent) + 1;
+    const servers = await Promise.all(
+      Array.from(
+        { length: perAgent },
+        (_, i) => createServer(sql, "http://127.0.0.1:9/mcp", `User limit server ${i}`),
+      ),
+    );
+    const agentIds = await Promise.all(
+      Array.from({ length: agents }, () => createAgent(sql, user.id)),
+    );
+    // max - 3 connections already, made directly in the database.
+    const pairs = agentIds.flatMap((agent) => servers.map((server) => [agent, server] as const));
+    await sql`
+      insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
+      select (p ->> 0)::uuid, (p ->> 1)::uuid, ${user.id}
+      from jsonb_array_elements(${sql.json(pairs.slice(0, max - 3))}) as p
+    `;
+    await assertLimitHolds(
+      user.token,
+      pairs.slice(max - 3, max + 7).map(([agentId, mcpServerInstanceId]) => ({
+        agentId,
+        mcpServerInstanceId,
+      })),
+      3,
+      "connections_per_user",
+      max,
+    );
+    const [row] = await sql`select count(*)::int as n from agent_mcp_connections c
+                            join agents a on a.id = c.agent_id
+                            where a.user_id = ${user.id} and c.is_active`;
+    assert.equal(row!.n, max);
+  });
+});
+
 Deno.test("a disconnect racing a test, a usage record or a config change leaves a valid row", async (t) => {
   await using sql = openDb();
   const user = await createUser(sql, { label: "race" });

@@ -814,3 +814,186 @@ Deno.test("fuzzed health check options get a 4xx error before any work", async (
   assert.deepEqual(await tablesChecksum(sql), before, "the database is unchanged");
   report("POST mcp-health-check", "in-process", result);
 });
+
+// =============================================================================
+// Straight at PostgREST: system-maintained columns and views (issue 12 items 2, 7)
+// =============================================================================
+
+/** Columns a user may not write: everything but connection_config and is_active. */
+const SYSTEM_COLUMNS = [
+  "usage_stats",
+  "last_used",
+  "connection_status",
+  "connection_test_result",
+  "updated_at",
+  "created_at",
+  "created_by",
+  "id",
+  "agent_id",
+  "mcp_server_instance_id",
+] as const;
+
+/** Any JSON value, some of them large (up to ~1 MB). */
+const anyValue = fc.oneof(
+  { weight: 8, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 1_000_000 }).map((n) => "x".repeat(n)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      { totalRequests: -1 },
+      { totalRequests: 0, averageResponseTime: 1 },
+      { success: true },
+      "connected",
+      "2000-01-01T00:00:00Z",
+    ),
+  },
+);
+
+Deno.test("fuzzed writes of system columns and views through PostgREST get a 4xx and change nothing", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "fuzz-rest" });
+  const server = await createServer(sql, "http://127.0.0.1:9/mcp", "Fuzz REST server");
+  const [row] = await sql<[{ id: string }]>`
+    insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
+    values (${user.agentId}, ${server}, ${user.id}) returning id
+  `;
+  const headers = {
+    apikey: stack.anonKey,
+    authorization: `Bearer ${user.token}`,
+    "content-type": "application/json",
+    prefer: "return=representation",
+  };
+  // A body with at least one system column, maybe beside the columns users may write.
+  const bodyWith = (columns: readonly string[]) =>
+    fc.tuple(
+      fc.subarray([...columns], { minLength: 1 }),
+      fc.array(anyValue, { minLength: SYSTEM_COLUMNS.length, maxLength: SYSTEM_COLUMNS.length }),
+      fc.option(fc.constant({ connection_config: { timeout: 1000 } })),
+      fc.option(fc.constant({ is_active: false })),
+    ).map(([chosen, values, config, active]) => ({
+      ...Object.fromEntries(chosen.map((column, i) => [column, values[i]])),
+      ...config,
+      ...active,
+    }));
+  // (A connect may name its agent and server: those two are no system columns on insert.)
+  const insertOnly = SYSTEM_COLUMNS.filter((c) =>
+    c !== "agent_id" && c !== "mcp_server_instance_id"
+  );
+  const viewColumn: Record<string, string> = {
+    active_agent_mcp_connections: "connection_status",
+    user_mcp_connection_stats: "total_connections",
+    agent_mcp_connection_health_summary: "consecutive_failures",
+  };
+  const view = fc.constantFrom(
+    "active_agent_mcp_connections",
+    "user_mcp_connection_stats",
+    "agent_mcp_connection_health_summary",
+  );
+  const arb: fc.Arbitrary<FuzzRequest> = fc.oneof(
+    bodyWith(SYSTEM_COLUMNS).map((b) => ({
+      method: "PATCH",
+      path: `/agent_mcp_connections?id=eq.${row.id}`,
+      headers,
+      body: json(b),
+    })),
+    bodyWith(insertOnly).map((b) => ({
+      method: "POST",
+      path: "/agent_mcp_connections",
+      headers,
+      body: json({ agent_id: user.agentId, mcp_server_instance_id: server, ...b }),
+    })),
+    fc.tuple(view, fc.constantFrom("POST", "PATCH", "DELETE"), fc.jsonValue({ maxDepth: 2 })).map((
+      [name, method, value],
+    ) => ({
+      method,
+      path: method === "POST" ? `/${name}` : `/${name}?${viewColumn[name]}=not.is.null`,
+      headers,
+      body: method === "DELETE" ? undefined : json({ [viewColumn[name]!]: value }),
+    })),
+  );
+
+  const before = await tablesChecksum(sql);
+  let cases = 0;
+  const statuses = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(fc.array(arb, { minLength: 10, maxLength: 10 }), async (batch) => {
+      const answers = await Promise.all(batch.map(async (request) => {
+        const response = await fetch(`${stack.url}/rest/v1${request.path}`, {
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+        });
+        return { status: response.status, body: await readBody(response) };
+      }));
+      answers.forEach(({ status, body }, i) => {
+        const context = describe(batch[i]!);
+        assert.ok(status === 401 || status === 403, `401/403, got ${status} for ${context}`);
+        assert.equal((body as { code?: string }).code, "42501", context);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      });
+      cases += batch.length;
+    }),
+    { numRuns: scaled(30, 300), seed: SEED, endOnFailure: true },
+  );
+  assert.deepEqual(await tablesChecksum(sql), before, "the database is unchanged");
+  // deno-lint-ignore no-console
+  console.log(`PostgREST system columns and views: ${cases} writes, all refused`, statuses);
+});
+
+Deno.test("any usage_stats the database accepts leaves POST /usage answering 200", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "fuzz-usage" });
+  const server = await createServer(sql, "http://127.0.0.1:9/mcp", "Fuzz usage server");
+  const [row] = await sql<[{ id: string }]>`
+    insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
+    values (${user.agentId}, ${server}, ${user.id}) returning id
+  `;
+  const number = fc.oneof(
+    fc.integer({ min: -5, max: 5 }),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom(0, -1, 1e21, 1e22, 0.5),
+  );
+  const stats = fc.dictionary(
+    fc.constantFrom(
+      "totalRequests",
+      "successfulRequests",
+      "failedRequests",
+      "totalResponseTime",
+      "averageResponseTime",
+      "bytesTransferred",
+      "lastUsed",
+      "custom",
+    ),
+    fc.oneof(number, fc.string({ maxLength: 80 }), fc.constant(null)),
+  );
+  let accepted = 0;
+  let refused = 0;
+  await fc.assert(
+    fc.asyncProperty(stats, async (value) => {
+      try {
+        await sql`update agent_mcp_connections set usage_stats = ${sql.json(value)}
+                  where id = ${row.id}`;
+      } catch (error) {
+        assert.equal((error as { code?: string }).code, "23514", JSON.stringify(value));
+        refused++;
+        return;
+      }
+      accepted++;
+      const response = await fetch(
+        `${stack.url}/functions/v1/mcp-connections/connections/${row.id}/usage`,
+        {
+          method: "POST",
+          headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+          body: json(VALID_EVENT),
+        },
+      );
+      const body = await readBody(response);
+      assert.equal(response.status, 200, `${JSON.stringify(value)} -> ${JSON.stringify(body)}`);
+    }),
+    { numRuns: scaled(200, 2000), seed: SEED, endOnFailure: true },
+  );
+  assert.ok(
+    accepted >= 10 && refused >= 10,
+    `a useful generator: ${accepted} accepted, ${refused} refused`,
+  );
+});

@@ -50,7 +50,7 @@ type Expect =
   | { kind: "rls" }
   /**
    * Refused with this SQLSTATE by a trigger or a function's own check, with the HTTP status
-   * PostgREST gives it (22023 and 23514 are 400, 42501 is 403, PT404 is 404; 55000 is 500).
+   * PostgREST gives it (22023 and 23514 are 400, 42501 is 403, PT<nnn> is nnn; 55000 is 500).
    */
   | { kind: "refused"; code: string; status: number }
   /** 404 PGRST202: PostgREST exposes no such function (signature). */
@@ -65,7 +65,6 @@ const rls: Expect = { kind: "rls" };
 const answered: Expect = { kind: "answered" };
 const refused = (code: string, status: number): Expect => ({ kind: "refused", code, status });
 const absent: Expect = { kind: "absent" };
-const notUpdatable = refused("55000", 500);
 
 type ByRole = Record<Role, Expect>;
 /** Expectations in the order anon, owner, other, admin, service_role. */
@@ -96,6 +95,8 @@ interface Fixture {
   users: Record<UserRole, TestUser>;
   s1: string;
   s2: string;
+  /** A server whose status_on_toolbox is 'stopped'. */
+  stopped: string;
   connections: Record<UserRole, string>;
   checks: Record<UserRole, string>;
   run: string;
@@ -115,6 +116,8 @@ async function createFixture(sql: postgres.Sql): Promise<Fixture> {
   const s2 = await createServer(sql, "https://mcp.example.com/mcp", "RLS server two");
   await sql`insert into account_tool_instance_secrets (instance_id, secret)
             values (${s2}, '{"token": "do-not-leak"}')`;
+  const stopped = await createServer(sql, UNUSED_URL, "RLS stopped server");
+  await sql`update account_tool_instances set status_on_toolbox = 'stopped' where id = ${stopped}`;
   const [run] = await sql<[{ id: string }]>`
     insert into mcp_health_check_runs (started_at, lease_expires_at, finished_at)
     values (now() - interval '1 hour', now() - interval '59 minutes', now() - interval '59 minutes')
@@ -140,7 +143,16 @@ async function createFixture(sql: postgres.Sql): Promise<Fixture> {
     checks[role] = check.id;
   }
   const [key] = await sql<[{ key: string }]>`select probe_target_key('{"timeout": 5000}') as key`;
-  return { users, s1, s2, connections, checks, run: run.id, targetKeyOfTimeout5000: key.key };
+  return {
+    users,
+    s1,
+    s2,
+    stopped,
+    connections,
+    checks,
+    run: run.id,
+    targetKeyOfTimeout5000: key.key,
+  };
 }
 
 // =============================================================================
@@ -209,6 +221,21 @@ async function freshOwnerConnection(
   return { agent, connection: row.id };
 }
 
+/** An active connection of the owner's to a server that stopped after the connect. */
+async function connectionToStoppedServer(
+  sql: postgres.Sql,
+  f: Fixture,
+): Promise<Record<string, string>> {
+  const server = await createServer(sql, UNUSED_URL, "RLS server that stops");
+  const agent = await freshOwnerAgent(sql, f);
+  const [row] = await sql<[{ id: string }]>`
+    insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
+    values (${agent}, ${server}, ${f.users.owner.id}) returning id
+  `;
+  await sql`update account_tool_instances set status_on_toolbox = 'stopped' where id = ${server}`;
+  return { agent, connection: row.id, server };
+}
+
 const connectionSnapshot = (sql: postgres.Sql, id: string) =>
   rowsText(sql`select * from agent_mcp_connections where id = ${id}`);
 const agentConnectionsSnapshot = (sql: postgres.Sql, agent: string) =>
@@ -238,9 +265,9 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
   const ownConnection = () => freshOwnerConnection(sql, f);
   const usersOf = { owner: f.users.owner.id, other: f.users.other.id, admin: f.users.admin.id };
 
-  // A view is read-only for everyone: not updatable (a join or an aggregate), and no grant
-  // but SELECT. PostgreSQL refuses the write before it checks privileges (55000 "cannot
-  // insert into view"), which PostgREST answers with 500; nothing is written.
+  // A view is read-only for everyone: no grant but SELECT, and an INSTEAD OF trigger so
+  // that PostgreSQL checks privileges before anything else: 42501 "permission denied for
+  // view" (401/403), never 55000 "cannot insert into view" (a 500, issue 12 item 7).
   const readOnlyView = (
     row: (target: Record<string, string>) => Record<string, unknown>,
     filter: (target: Record<string, string>) => string,
@@ -251,19 +278,19 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
           where c.agent_id = ${t.agent!}`);
     return {
       insert: {
-        expect: all(notUpdatable),
+        expect: all(denied),
         prepare: async () => ({ agent: await freshOwnerAgent(sql, f) }),
         request: (t) => ({ method: "POST", path: "", body: row(t) }),
         snapshot,
       },
       update: {
-        expect: all(notUpdatable),
+        expect: all(denied),
         prepare: ownConnection,
         request: (t) => ({ method: "PATCH", path: `?${filter(t)}`, body: row(t) }),
         snapshot,
       },
       delete: {
-        expect: all(notUpdatable),
+        expect: all(denied),
         prepare: ownConnection,
         request: (t) => ({ method: "DELETE", path: `?${filter(t)}` }),
         snapshot,
@@ -722,10 +749,10 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
     "admin_list_agent_mcp_connections(integer,timestamp with time zone,uuid,boolean)": {
       expect: by(
         denied,
-        refused("42501", 403),
-        refused("42501", 403),
+        refused("PT403", 403),
+        refused("PT403", 403),
         rows("owner", "other", "admin"),
-        refused("42501", 403),
+        refused("PT403", 403),
       ),
       args: () => ({ p_limit: 1000 }),
       filter: (fx) => `id=${inList(Object.values(fx.connections))}`,
@@ -734,10 +761,10 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
     "admin_agent_mcp_connection_stats()": {
       expect: by(
         denied,
-        refused("42501", 403),
-        refused("42501", 403),
+        refused("PT403", 403),
+        refused("PT403", 403),
         answered,
-        refused("42501", 403),
+        refused("PT403", 403),
       ),
     },
 
@@ -746,6 +773,24 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
       expect: by(denied, written, refused("PT404", 404), refused("PT404", 404), written),
       prepare: ownConnection,
       args: (t) => ({ p_connection_id: t.connection, p_events: [VALID_EVENT] }),
+      snapshot: connection,
+    },
+    "connect_agent_mcp_server(uuid,uuid,jsonb)": {
+      expect: by(denied, written, refused("PT404", 404), refused("PT404", 404), written),
+      prepare: async () => ({ agent: await freshOwnerAgent(sql, f) }),
+      args: (t, fx) => ({ p_agent_id: t.agent, p_mcp_server_instance_id: fx.s1 }),
+      snapshot: (s, t) => agentConnectionsSnapshot(s, t.agent!),
+    },
+    "update_agent_mcp_connection_config(uuid,jsonb)": {
+      expect: by(denied, written, refused("PT404", 404), refused("PT404", 404), written),
+      prepare: ownConnection,
+      args: (t) => ({ p_connection_id: t.connection, p_connection_config: { timeout: 4321 } }),
+      snapshot: connection,
+    },
+    "disconnect_agent_mcp_connection(uuid)": {
+      expect: by(denied, written, refused("PT404", 404), refused("PT404", 404), written),
+      prepare: ownConnection,
+      args: (t) => ({ p_connection_id: t.connection }),
       snapshot: connection,
     },
     "begin_agent_mcp_connection_test(uuid)": {
@@ -851,27 +896,27 @@ function attackCells(f: Fixture, sql: postgres.Sql): Cell[] {
   const ownConnection = () => freshOwnerConnection(sql, f);
 
   return [
-    cell("owner", "move a connection to another user's agent", refused("23514", 400), {
+    cell("owner", "move a connection to another user's agent", denied, {
       prepare: ownConnection,
       request: patchConnection({ agent_id: f.users.other.agentId }),
       snapshot: connection,
     }),
-    cell("owner", "move a connection to another of their own agents", refused("23514", 400), {
+    cell("owner", "move a connection to another of their own agents", denied, {
       prepare: ownConnection,
       request: patchConnection({ agent_id: f.users.owner.agentId }),
       snapshot: connection,
     }),
-    cell("owner", "change created_by to another user", refused("23514", 400), {
+    cell("owner", "change created_by to another user", denied, {
       prepare: ownConnection,
       request: patchConnection({ created_by: f.users.other.id }),
       snapshot: connection,
     }),
-    cell("owner", "clear created_by", refused("23514", 400), {
+    cell("owner", "clear created_by", denied, {
       prepare: ownConnection,
       request: patchConnection({ created_by: null }),
       snapshot: connection,
     }),
-    cell("owner", "change created_at", refused("23514", 400), {
+    cell("owner", "change created_at", denied, {
       prepare: ownConnection,
       request: patchConnection({ created_at: "2000-01-01T00:00:00Z" }),
       snapshot: connection,
@@ -881,7 +926,90 @@ function attackCells(f: Fixture, sql: postgres.Sql): Cell[] {
       request: patchConnection({ is_active: true }),
       snapshot: connection,
     }),
-    cell("owner", "create a connection in another user's name", refused("42501", 403), {
+    // Issue 12 item 2: users write only what they own by intent (config, disconnecting);
+    // status, test result, usage and last use are the module's to write.
+    ...(
+      [
+        ["forge usage_stats (a negative count: POST /usage divided by zero)", {
+          usage_stats: { totalRequests: -1 },
+        }],
+        ["reset usage_stats", { usage_stats: {} }],
+        ["set last_used", { last_used: "2000-01-01T00:00:00Z" }],
+        ["forge connection_status", { connection_status: "connected" }],
+        ["store a 2 MB connection_test_result", {
+          connection_test_result: { success: true, padding: "x".repeat(2_000_000) },
+        }],
+        ["disconnect and forge the status in one PATCH", {
+          is_active: false,
+          connection_status: "error",
+        }],
+        ["set updated_at", { updated_at: "2000-01-01T00:00:00Z" }],
+      ] as const
+    ).map(([action, body]) =>
+      cell("owner", action, denied, {
+        prepare: ownConnection,
+        request: patchConnection(body),
+        snapshot: connection,
+      })
+    ),
+    cell("owner", "choose usage_stats and a status when connecting", denied, {
+      prepare: async () => ({ agent: await freshOwnerAgent(sql, f) }),
+      request: (t) => ({
+        method: "POST",
+        path: "/rest/v1/agent_mcp_connections",
+        body: {
+          agent_id: t.agent,
+          mcp_server_instance_id: f.s1,
+          usage_stats: { totalRequests: 1e9 },
+          connection_status: "connected",
+        },
+      }),
+      snapshot: (s, t) => agentConnectionsSnapshot(s, t.agent!),
+    }),
+    cell("owner", "disconnect through PostgREST (is_active only)", written, {
+      prepare: ownConnection,
+      request: patchConnection({ is_active: false }),
+      snapshot: connection,
+    }),
+    cell("owner", "change a disconnected connection's config", refused("PT409", 409), {
+      prepare: () => freshOwnerConnection(sql, f, { active: false }),
+      request: patchConnection({ connection_config: { timeout: 1234 } }),
+      snapshot: connection,
+    }),
+    // Issue 12 item 3: a server that is not running takes no connection and no test.
+    cell("owner", "connect to a stopped server through PostgREST", refused("PT409", 409), {
+      prepare: async () => ({ agent: await freshOwnerAgent(sql, f) }),
+      request: (t) => ({
+        method: "POST",
+        path: "/rest/v1/agent_mcp_connections",
+        body: { agent_id: t.agent, mcp_server_instance_id: f.stopped },
+      }),
+      snapshot: (s, t) => agentConnectionsSnapshot(s, t.agent!),
+    }),
+    cell(
+      "owner",
+      "connect to a stopped server through connect_agent_mcp_server()",
+      refused("PT409", 409),
+      {
+        prepare: async () => ({ agent: await freshOwnerAgent(sql, f) }),
+        request: (t) => ({
+          method: "POST",
+          path: "/rest/v1/rpc/connect_agent_mcp_server",
+          body: { p_agent_id: t.agent, p_mcp_server_instance_id: f.stopped },
+        }),
+        snapshot: (s, t) => agentConnectionsSnapshot(s, t.agent!),
+      },
+    ),
+    cell("owner", "test a connection to a stopped server", refused("PT409", 409), {
+      prepare: () => connectionToStoppedServer(sql, f),
+      request: (t) => ({
+        method: "POST",
+        path: "/rest/v1/rpc/begin_agent_mcp_connection_test",
+        body: { p_connection_id: t.connection },
+      }),
+      snapshot: connection,
+    }),
+    cell("owner", "create a connection in another user's name", denied, {
       prepare: async () => ({ agent: await freshOwnerAgent(sql, f) }),
       request: (t) => ({
         method: "POST",
@@ -890,8 +1018,8 @@ function attackCells(f: Fixture, sql: postgres.Sql): Cell[] {
       }),
       snapshot: (s, t) => agentConnectionsSnapshot(s, t.agent!),
     }),
-    // The creator check (a BEFORE trigger) refuses before the policy is evaluated.
-    cell("owner", "connect another user's agent in that user's name", refused("42501", 403), {
+    // No INSERT privilege on created_by: refused before any policy or trigger runs.
+    cell("owner", "connect another user's agent in that user's name", denied, {
       prepare: () => Promise.resolve({ agent: f.users.other.agentId }),
       request: () => ({
         method: "POST",
@@ -904,19 +1032,19 @@ function attackCells(f: Fixture, sql: postgres.Sql): Cell[] {
       }),
       snapshot: (s) => agentConnectionsSnapshot(s, f.users.other.agentId),
     }),
-    cell("other", "move the owner's connection to their own agent", filtered, {
+    cell("other", "move the owner's connection to their own agent", denied, {
       prepare: ownConnection,
       request: patchConnection({ agent_id: f.users.other.agentId }),
       snapshot: connection,
     }),
-    cell("admin", "move the owner's connection to the admin's agent", filtered, {
+    cell("admin", "move the owner's connection to the admin's agent", denied, {
       prepare: ownConnection,
       request: patchConnection({ agent_id: f.users.admin.agentId }),
       snapshot: connection,
     }),
     cell("other", "disconnect the owner's connection", filtered, {
       prepare: ownConnection,
-      request: patchConnection({ is_active: false, connection_status: "disconnected" }),
+      request: patchConnection({ is_active: false }),
       snapshot: connection,
     }),
     cell("owner", "give their agent to another user", rls, {
@@ -976,7 +1104,7 @@ function attackCells(f: Fixture, sql: postgres.Sql): Cell[] {
     cell(
       "owner",
       "list every connection through admin_list_agent_mcp_connections()",
-      refused("42501", 403),
+      refused("PT403", 403),
       {
         request: () => ({
           method: "POST",
@@ -1152,6 +1280,32 @@ function apiCells(f: Fixture, sql: postgres.Sql): ApiCell[] {
         body: { agentId: t.agent, mcpServerInstanceId: f.s1 },
       }),
       snapshot: (t) => agentConnectionsSnapshot(sql, t.agent!),
+    }),
+    ...perRole("POST /connections (a stopped server)", [
+      userJwt,
+      { status: 409, code: "mcp_server_not_running" },
+      { status: 404, code: "agent_not_found" },
+      { status: 404, code: "agent_not_found" },
+      userJwt,
+    ], {
+      prepare: async () => ({ agent: await freshOwnerAgent(sql, f) }),
+      request: (t) => ({
+        method: "POST",
+        path: "/connections",
+        body: { agentId: t.agent, mcpServerInstanceId: f.stopped },
+      }),
+      snapshot: (t) => agentConnectionsSnapshot(sql, t.agent!),
+    }),
+    ...perRole("POST /connections/:id/test (the owner's, server stopped)", [
+      userJwt,
+      { status: 409, code: "mcp_server_not_running" },
+      notFound,
+      notFound,
+      userJwt,
+    ], {
+      prepare: () => connectionToStoppedServer(sql, f),
+      request: (t) => ({ method: "POST", path: `/connections/${t.connection}/test` }),
+      snapshot: connection,
     }),
     ...perRole("GET /stats", [
       userJwt,

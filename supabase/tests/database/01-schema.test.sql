@@ -1,6 +1,6 @@
 -- Structure: tables, columns, keys, indexes, triggers, functions, views, RLS.
 begin;
-select plan(65);
+select plan(70);
 
 -- -----------------------------------------------------------------------------
 -- Tables and columns
@@ -52,11 +52,18 @@ select is(
 );
 select has_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_agent_id', array['agent_id'], 'index on agent_id');
 select has_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_server_id', array['mcp_server_instance_id'], 'index on mcp_server_instance_id');
-select has_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_active', array['is_active'], 'partial index on active rows');
+select hasnt_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_active', 'no index on the constant key (is_active) where is_active');
 select has_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_status', array['connection_status'], 'index on connection_status');
 select has_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_created_at', array['created_at', 'id'], 'index on (created_at, id)');
-select has_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_last_used', array['last_used'], 'index on last_used');
-select has_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_agent_active', array['agent_id', 'is_active'], 'index on active connections by agent');
+select hasnt_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_last_used', 'no index on last_used (usage updates stay HOT)');
+select hasnt_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_agent_active', 'no (agent_id, is_active) index beside the unique partial index');
+select is_empty($$
+    select i.indexrelid::regclass
+    from pg_index as i, unnest(i.indkey) as k (attnum)
+    join pg_attribute as a on a.attrelid = 'public.agent_mcp_connections'::regclass and a.attnum = k.attnum
+    where i.indrelid = 'public.agent_mcp_connections'::regclass
+      and a.attname in ('usage_stats', 'last_used', 'updated_at')
+$$, 'no index covers a column that usage recording writes (usage updates are HOT)');
 select has_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_server_active', array['mcp_server_instance_id', 'is_active'], 'index on active connections by server');
 select has_index('public', 'agent_mcp_connections', 'idx_agent_mcp_connections_created_by', array['created_by'], 'index on created_by');
 select has_index('public', 'agents', 'agents_user_id_idx', array['user_id'], 'index on agents.user_id (used by every policy)');
@@ -67,6 +74,7 @@ select has_index('public', 'agents', 'agents_user_id_idx', array['user_id'], 'in
 select has_trigger('public', 'agent_mcp_connections', 'trigger_agent_mcp_connections_updated_at', 'updated_at trigger exists');
 select has_trigger('public', 'agent_mcp_connections', 'trigger_agent_mcp_connections_check_creator', 'creator check trigger exists');
 select has_trigger('public', 'agent_mcp_connections', 'trigger_agent_mcp_connections_guard_update', 'immutability trigger exists');
+select has_trigger('public', 'agent_mcp_connections', 'trigger_agent_mcp_connections_check_write', 'connect rules trigger exists');
 
 -- -----------------------------------------------------------------------------
 -- Functions: every function of ours pins its search_path
@@ -84,6 +92,14 @@ select is_definer('public', 'is_admin', array[]::text[], 'is_admin() is SECURITY
 select is_definer('public', 'admin_list_agent_mcp_connections', array['integer', 'timestamp with time zone', 'uuid', 'boolean'], 'admin_list_agent_mcp_connections() is SECURITY DEFINER');
 select is_definer('public', 'admin_agent_mcp_connection_stats', array[]::text[], 'admin_agent_mcp_connection_stats() is SECURITY DEFINER');
 select isnt_definer('public', 'record_agent_mcp_connection_usage', array['uuid', 'jsonb'], 'record_agent_mcp_connection_usage() is SECURITY INVOKER');
+select is_empty($$
+    select p.oid::regprocedure::text
+    from pg_proc as p
+    where p.pronamespace = 'agent_mcp_private'::regnamespace
+      and not exists (
+          select 1 from unnest(coalesce(p.proconfig, '{}')) as c where c like 'search_path=%'
+      )
+$$, 'every function in agent_mcp_private sets search_path');
 select is(
     (select provolatile from pg_proc where oid = 'public.validate_connection_config(jsonb)'::regprocedure),
     'i'::"char",
@@ -145,7 +161,16 @@ select is_empty($$
 $$, 'no table has two permissive policies for the same role and command');
 
 select table_privs_are('public', 'agent_mcp_connections', 'anon', array[]::text[], 'anon has no privilege on agent_mcp_connections');
-select table_privs_are('public', 'agent_mcp_connections', 'authenticated', array['SELECT', 'INSERT', 'UPDATE', 'DELETE'], 'authenticated may select, insert, update and delete (under RLS)');
+select table_privs_are('public', 'agent_mcp_connections', 'authenticated', array['SELECT', 'DELETE'], 'authenticated may select and delete (under RLS); insert and update are per column');
+select is(
+    (select string_agg(privilege_type || ' ' || column_name, ', ' order by privilege_type, column_name)
+     from information_schema.column_privileges
+     where table_schema = 'public' and table_name = 'agent_mcp_connections' and grantee = 'authenticated'
+       and privilege_type in ('INSERT', 'UPDATE')),
+    'INSERT agent_id, INSERT connection_config, INSERT mcp_server_instance_id, UPDATE connection_config, UPDATE is_active',
+    'users insert what a connect needs and update only their config and is_active'
+);
+select schema_privs_are('agent_mcp_private', 'anon', array[]::text[], 'anon cannot use the private schema');
 select table_privs_are('public', 'active_agent_mcp_connections', 'anon', array[]::text[], 'anon cannot read active_agent_mcp_connections');
 select table_privs_are('public', 'user_mcp_connection_stats', 'anon', array[]::text[], 'anon cannot read user_mcp_connection_stats');
 select table_privs_are('public', 'account_tool_instance_secrets', 'authenticated', array[]::text[], 'authenticated has no privilege on server secrets');

@@ -1,6 +1,6 @@
 -- Constraints, foreign keys and triggers of agent_mcp_connections.
 begin;
-select plan(32);
+select plan(42);
 \ir _helpers.psql
 
 -- -----------------------------------------------------------------------------
@@ -9,7 +9,15 @@ select plan(32);
 select throws_ok($$
     insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id)
     values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001')
-$$, '23505', null, 'a second active connection of the same agent and server is refused');
+$$, 'PT409', 'This agent already has an active connection to this MCP server.',
+'a second active connection of the same agent and server is refused (already_connected)');
+-- The unique index decides even without the trigger's check.
+alter table public.agent_mcp_connections disable trigger trigger_agent_mcp_connections_check_write;
+select throws_ok($$
+    insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id)
+    values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001')
+$$, '23505', null, 'the partial unique index refuses a second active connection by itself');
+alter table public.agent_mcp_connections enable trigger trigger_agent_mcp_connections_check_write;
 
 select lives_ok($$
     insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id)
@@ -67,10 +75,22 @@ select throws_ok($$
     where id = 'b2000000-0000-4000-8000-000000000002'
 $$, '23514', null, 'connection_test_result must be an object when set');
 
-select throws_ok($$
+select results_eq($$
     update public.agent_mcp_connections set is_active = false, connection_status = 'connected'
     where id = 'b2000000-0000-4000-8000-000000000002'
-$$, '23514', null, 'a disconnected connection cannot be connected, testing or in error');
+    returning connection_status
+$$, $$ values ('disconnected') $$, 'a disconnected connection is always disconnected, whatever the statement says');
+alter table public.agent_mcp_connections disable trigger trigger_agent_mcp_connections_guard_update;
+select throws_ok($$
+    update public.agent_mcp_connections set connection_status = 'connected'
+    where id = 'b2000000-0000-4000-8000-000000000002'
+$$, '23514', null, 'and the check constraint says so too');
+alter table public.agent_mcp_connections enable trigger trigger_agent_mcp_connections_guard_update;
+-- (The other user's connection is active again for the tests below.)
+delete from public.agent_mcp_connections where id = 'b2000000-0000-4000-8000-000000000002';
+insert into public.agent_mcp_connections (id, agent_id, mcp_server_instance_id, created_by)
+values ('b2000000-0000-4000-8000-000000000002', 'b1000000-0000-4000-8000-000000000002',
+        'd0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000002');
 
 select lives_ok($$
     update public.agent_mcp_connections
@@ -86,6 +106,58 @@ select lives_ok($$
 $$, 'and then to connected with a test result');
 
 -- -----------------------------------------------------------------------------
+-- Bounds of the system-maintained JSON columns (whoever writes them)
+-- -----------------------------------------------------------------------------
+select throws_ok($$
+    update public.agent_mcp_connections set usage_stats = '{"totalRequests": -1}'
+    where id = 'b2000000-0000-4000-8000-000000000002'
+$$, '23514', null, 'usage counters are never negative');
+select throws_ok($$
+    update public.agent_mcp_connections set usage_stats = '{"totalRequests": 1.5}'
+    where id = 'b2000000-0000-4000-8000-000000000002'
+$$, '23514', null, 'request counters are integers');
+select throws_ok($$
+    update public.agent_mcp_connections set usage_stats = '{"planted": "x"}'
+    where id = 'b2000000-0000-4000-8000-000000000002'
+$$, '23514', null, 'usage_stats holds only the known keys');
+select throws_ok($$
+    update public.agent_mcp_connections set usage_stats = jsonb_build_object('lastUsed', repeat('x', 65))
+    where id = 'b2000000-0000-4000-8000-000000000002'
+$$, '23514', null, 'usage_stats.lastUsed is short');
+select lives_ok($$
+    update public.agent_mcp_connections
+    set usage_stats = '{"totalRequests": 2, "successfulRequests": 1, "failedRequests": 1, "averageResponseTime": 2.5, "totalResponseTime": 5, "bytesTransferred": 0, "lastUsed": "2026-01-01T00:00:00+00:00"}'
+    where id = 'b2000000-0000-4000-8000-000000000002'
+$$, 'usage_stats as the usage function writes it is accepted');
+select throws_ok($$
+    update public.agent_mcp_connections
+    set connection_test_result = jsonb_build_object('success', false, 'padding', repeat('x', 70000))
+    where id = 'b2000000-0000-4000-8000-000000000002'
+$$, '23514', null, 'a test result larger than 64 KiB is refused');
+
+-- -----------------------------------------------------------------------------
+-- A server that is not running takes no new connection
+-- -----------------------------------------------------------------------------
+select is(
+    tests.error_of($$
+        insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id)
+        values ('b1000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000003')
+    $$),
+    jsonb_build_object(
+        'sqlstate', 'PT409',
+        'message', 'MCP server d0000000-0000-4000-8000-000000000003 is stopped, not running; connect to it once it runs.',
+        'detail', jsonb_build_object('code', 'mcp_server_not_running', 'serverStatus', 'stopped')
+    ),
+    'connecting to a stopped server is refused (mcp_server_not_running)'
+);
+select is(
+    (select array_agg(s order by s) from unnest(array['pending', 'starting', 'running', 'stopped', 'error']) as s
+     where agent_mcp_private.mcp_server_is_running(s)),
+    array['running'],
+    'only a running server takes connections'
+);
+
+-- -----------------------------------------------------------------------------
 -- Foreign keys
 -- -----------------------------------------------------------------------------
 select throws_ok($$
@@ -96,7 +168,7 @@ $$, '23503', null, 'a connection needs an existing agent');
 select throws_ok($$
     insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id)
     values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-0000000000ff')
-$$, '23503', null, 'a connection needs an existing MCP server');
+$$, 'PT404', 'MCP server d0000000-0000-4000-8000-0000000000ff was not found.', 'a connection needs an existing MCP server (mcp_server_not_found)');
 
 select throws_ok($$
     insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
@@ -175,7 +247,7 @@ select throws_ok($$
     insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
     values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001',
             'c0000000-0000-4000-8000-000000000003')
-$$, '42501', 'created_by must be the calling user', 'a user cannot create a connection in another user''s name');
+$$, '42501', 'permission denied for table agent_mcp_connections', 'a user cannot create a connection in another user''s name (no privilege on created_by)');
 
 select tests.clear_authentication();
 update public.agent_mcp_connections set is_active = false, connection_status = 'disconnected'
@@ -183,21 +255,24 @@ where id = 'a2000000-0000-4000-8000-0000000000a1';
 select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
 
 select lives_ok($$
-    insert into public.agent_mcp_connections (id, agent_id, mcp_server_instance_id)
-    values ('a2000000-0000-4000-8000-0000000000a2', 'a1000000-0000-4000-8000-000000000001',
-            'd0000000-0000-4000-8000-000000000001')
+    insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id)
+    values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001')
 $$, 'a user creates a connection for their own agent');
 
 select results_eq($$
     select created_by, connection_status, is_active, connection_config, usage_stats
-    from public.agent_mcp_connections where id = 'a2000000-0000-4000-8000-0000000000a2'
+    from public.agent_mcp_connections
+    where agent_id = 'a1000000-0000-4000-8000-000000000001'
+      and mcp_server_instance_id = 'd0000000-0000-4000-8000-000000000001' and is_active
 $$, $$ values ('a0000000-0000-4000-8000-000000000001'::uuid, 'disconnected', true, '{}'::jsonb, '{}'::jsonb) $$,
 'a new connection: created_by is the caller, status disconnected, active, empty config and stats');
 
 select tests.clear_authentication();
 
 select ok(
-    (select updated_at = created_at from public.agent_mcp_connections where id = 'a2000000-0000-4000-8000-0000000000a2'),
+    (select updated_at = created_at from public.agent_mcp_connections
+     where agent_id = 'a1000000-0000-4000-8000-000000000001'
+       and mcp_server_instance_id = 'd0000000-0000-4000-8000-000000000001' and is_active),
     'a new row starts with updated_at = created_at'
 );
 

@@ -1,6 +1,6 @@
 -- Row Level Security of agent_mcp_connections, one block per acting role.
 begin;
-select plan(30);
+select plan(43);
 \ir _helpers.psql
 
 -- =============================================================================
@@ -18,9 +18,9 @@ select is_empty(
     'the owner cannot see another user''s connection, even by id'
 );
 select lives_ok($$
-    insert into public.agent_mcp_connections (id, agent_id, mcp_server_instance_id, connection_config)
-    values ('a2000000-0000-4000-8000-0000000000b1', 'a1000000-0000-4000-8000-000000000001',
-            'd0000000-0000-4000-8000-000000000002', '{"timeout": 5000}')
+    insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id, connection_config)
+    values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002',
+            '{"timeout": 5000}')
 $$, 'the owner connects their agent to a server');
 select throws_ok($$
     insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id)
@@ -38,13 +38,76 @@ $$, 'the owner''s update of another user''s connection touches nothing');
 select throws_ok($$
     update public.agent_mcp_connections set agent_id = 'b1000000-0000-4000-8000-000000000002'
     where id = 'a2000000-0000-4000-8000-000000000001'
-$$, '23514', null, 'the owner cannot move a connection to another user''s agent');
+$$, '42501', 'permission denied for table agent_mcp_connections',
+'the owner cannot move a connection to another user''s agent');
 select is_empty($$
     delete from public.agent_mcp_connections where id = 'b2000000-0000-4000-8000-000000000002' returning id
 $$, 'the owner cannot delete another user''s connection');
 select results_eq($$
-    delete from public.agent_mcp_connections where id = 'a2000000-0000-4000-8000-0000000000b1' returning id
-$$, $$ values ('a2000000-0000-4000-8000-0000000000b1'::uuid) $$, 'the owner deletes their own connection');
+    delete from public.agent_mcp_connections
+    where agent_id = 'a1000000-0000-4000-8000-000000000001'
+      and mcp_server_instance_id = 'd0000000-0000-4000-8000-000000000002'
+    returning mcp_server_instance_id
+$$, $$ values ('d0000000-0000-4000-8000-000000000002'::uuid) $$, 'the owner deletes their own connection');
+
+-- -----------------------------------------------------------------------------
+-- The owner writes only what they own by intent: config, and disconnecting
+-- -----------------------------------------------------------------------------
+select throws_ok($$
+    update public.agent_mcp_connections set usage_stats = '{"totalRequests": -1}'
+    where id = 'a2000000-0000-4000-8000-000000000001'
+$$, '42501', 'permission denied for table agent_mcp_connections', 'the owner cannot write usage_stats');
+select throws_ok($$
+    update public.agent_mcp_connections set last_used = now()
+    where id = 'a2000000-0000-4000-8000-000000000001'
+$$, '42501', 'permission denied for table agent_mcp_connections', 'the owner cannot write last_used');
+select throws_ok($$
+    update public.agent_mcp_connections set connection_status = 'connected'
+    where id = 'a2000000-0000-4000-8000-000000000001'
+$$, '42501', 'permission denied for table agent_mcp_connections', 'the owner cannot write connection_status');
+select throws_ok($$
+    update public.agent_mcp_connections set connection_test_result = '{"success": true}'
+    where id = 'a2000000-0000-4000-8000-000000000001'
+$$, '42501', 'permission denied for table agent_mcp_connections', 'the owner cannot write connection_test_result');
+select throws_ok($$
+    update public.agent_mcp_connections set updated_at = now()
+    where id = 'a2000000-0000-4000-8000-000000000001'
+$$, '42501', 'permission denied for table agent_mcp_connections', 'the owner cannot write updated_at');
+select throws_ok($$
+    insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id, usage_stats)
+    values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002', '{}')
+$$, '42501', 'permission denied for table agent_mcp_connections', 'the owner cannot set usage_stats on connect');
+select throws_ok($$
+    insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id, connection_status)
+    values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002', 'connected')
+$$, '42501', 'permission denied for table agent_mcp_connections', 'the owner cannot choose a status on connect');
+select results_eq($$
+    select usage ->> 'totalRequests'
+    from record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
+        '[{"success": true, "responseTimeMs": 5, "bytesTransferred": 1}]') as usage
+$$, $$ values ('1') $$, 'the usage function still records the owner''s usage under RLS');
+select results_eq($$
+    select mcp_server_url from begin_agent_mcp_connection_test('a2000000-0000-4000-8000-000000000001')
+$$, $$ values ('http://127.0.0.1:9/mcp') $$, 'the test functions still start a test of the owner''s connection');
+select results_eq($$
+    select connection_status from finish_agent_mcp_connection_test(
+        'a2000000-0000-4000-8000-000000000001', '{"success": true}')
+$$, $$ values ('connected') $$, 'and store the result');
+select connect_agent_mcp_server('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002');
+select results_eq($$
+    update public.agent_mcp_connections set is_active = false
+    where agent_id = 'a1000000-0000-4000-8000-000000000001'
+      and mcp_server_instance_id = 'd0000000-0000-4000-8000-000000000002'
+    returning is_active, connection_status
+$$, $$ values (false, 'disconnected') $$, 'the owner disconnects by clearing is_active; the status follows');
+select throws_ok($$
+    update public.agent_mcp_connections set connection_config = '{"timeout": 1000}'
+    where agent_id = 'a1000000-0000-4000-8000-000000000001'
+      and mcp_server_instance_id = 'd0000000-0000-4000-8000-000000000002'
+$$, 'PT409', null, 'a disconnected connection''s config is frozen (connection_inactive)');
+delete from public.agent_mcp_connections
+where agent_id = 'a1000000-0000-4000-8000-000000000001'
+  and mcp_server_instance_id = 'd0000000-0000-4000-8000-000000000002';
 select is_empty(
     $$ select 1 from public.agent_mcp_connections where created_by <> 'a0000000-0000-4000-8000-000000000001' $$,
     'nothing the owner can read was created by someone else'
@@ -62,9 +125,14 @@ select results_eq(
     'the other user sees exactly their own connection'
 );
 select is_empty($$
-    update public.agent_mcp_connections set connection_status = 'error'
+    update public.agent_mcp_connections set connection_config = '{"timeout": 1000}', is_active = false
     where agent_id = 'a1000000-0000-4000-8000-000000000001' returning id
 $$, 'the other user cannot change the owner''s connections');
+select throws_ok($$
+    select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
+        '[{"success": true, "responseTimeMs": 5, "bytesTransferred": 1}]')
+$$, 'PT404', 'Connection a2000000-0000-4000-8000-000000000001 was not found.',
+'the other user cannot record usage on the owner''s connection (not found)');
 
 -- =============================================================================
 -- Admin (c0): through the table, only their own (admins read everything
@@ -79,7 +147,7 @@ select results_eq(
     'an admin''s table reads show their own connections'
 );
 select is_empty($$
-    update public.agent_mcp_connections set connection_status = 'error'
+    update public.agent_mcp_connections set connection_config = '{"timeout": 1000}'
     where id = 'a2000000-0000-4000-8000-000000000001' returning id
 $$, 'an admin cannot change another user''s connection');
 select is_empty($$

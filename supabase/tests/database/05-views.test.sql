@@ -1,6 +1,6 @@
 -- The helper views run with the caller's rights: each user sees their own rows.
 begin;
-select plan(14);
+select plan(20);
 \ir _helpers.psql
 
 -- A disconnected connection of the owner's, which the views leave out.
@@ -17,6 +17,9 @@ insert into public.agent_mcp_connections
 values ('a2000000-0000-4000-8000-0000000000e1', 'a1000000-0000-4000-8000-000000000001',
         'd0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000001',
         'error', '2025-11-01 00:00:00+00');
+-- Server two stops after the owner connected to it.
+update public.account_tool_instances set status_on_toolbox = 'stopped'
+where id = 'd0000000-0000-4000-8000-000000000002';
 
 -- =============================================================================
 -- Owner (a0)
@@ -113,6 +116,34 @@ select results_eq($$
     where user_id in ('a0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000002',
                       'c0000000-0000-4000-8000-000000000003')
 $$, $$ values (3) $$, 'service_role sees every user''s statistics');
+
+-- =============================================================================
+-- Views are read-only: a write is refused as a privilege error (42501, which
+-- PostgREST answers 401/403), never "cannot update view" (55000, a 500)
+-- =============================================================================
+select throws_ok($$ update public.active_agent_mcp_connections set connection_status = 'error' $$,
+    '42501', 'permission denied for view active_agent_mcp_connections',
+    'service_role cannot write through active_agent_mcp_connections');
+select tests.clear_authentication();
+select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
+select throws_ok($$
+    insert into public.active_agent_mcp_connections (agent_id, mcp_server_instance_id)
+    values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001')
+$$, '42501', 'permission denied for view active_agent_mcp_connections',
+    'the owner cannot insert through active_agent_mcp_connections');
+select throws_ok($$ update public.active_agent_mcp_connections set connection_status = 'error' $$,
+    '42501', 'permission denied for view active_agent_mcp_connections',
+    'the owner cannot update through active_agent_mcp_connections');
+select throws_ok($$ delete from public.active_agent_mcp_connections $$,
+    '42501', 'permission denied for view active_agent_mcp_connections',
+    'the owner cannot delete through active_agent_mcp_connections');
+select throws_ok($$ delete from public.user_mcp_connection_stats $$,
+    '42501', 'permission denied for view user_mcp_connection_stats',
+    'the owner cannot delete through user_mcp_connection_stats');
+select tests.clear_authentication();
+select throws_ok($$ delete from public.user_mcp_connection_stats $$,
+    '42501', 'permission denied for view user_mcp_connection_stats: it is read-only',
+    'even the owner of the views writes nothing through them');
 
 select tests.clear_authentication();
 select ok(

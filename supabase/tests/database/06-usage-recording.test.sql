@@ -1,6 +1,6 @@
 -- record_agent_mcp_connection_usage(): atomic, validated, under the caller's RLS.
 begin;
-select plan(20);
+select plan(23);
 \ir _helpers.psql
 
 -- =============================================================================
@@ -83,33 +83,44 @@ $$, $$ values (1003) $$, 'refused batches change nothing');
 select throws_ok($$
     select record_agent_mcp_connection_usage('b2000000-0000-4000-8000-000000000002',
         '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}]')
-$$, 'PT404', 'connection b2000000-0000-4000-8000-000000000002 not found',
+$$, 'PT404', 'Connection b2000000-0000-4000-8000-000000000002 was not found.',
 'usage for another user''s connection is "not found"');
 
-update public.agent_mcp_connections set is_active = false, connection_status = 'disconnected'
+update public.agent_mcp_connections set is_active = false
 where id = 'a2000000-0000-4000-8000-000000000001';
 select throws_ok($$
     select record_agent_mcp_connection_usage('a2000000-0000-4000-8000-000000000001',
         '[{"success": true, "responseTimeMs": 1, "bytesTransferred": 1}]')
-$$, 'PT409', 'connection a2000000-0000-4000-8000-000000000001 is disconnected',
+$$, 'PT409', 'Connection a2000000-0000-4000-8000-000000000001 is disconnected; connect the agent again to use it.',
 'usage for a disconnected connection is refused');
 
 -- =============================================================================
--- Stored statistics written by older clients (strings, junk) do not break it
+-- Stored statistics are bounded: junk or negative counters cannot be stored, so
+-- recording never divides by zero (issue 12: {"totalRequests": -1} made it fail)
 -- =============================================================================
 select tests.clear_authentication();
-update public.agent_mcp_connections
-set usage_stats = '{"totalRequests": "many", "bytesTransferred": 10, "custom": "kept"}'
-where id = 'c2000000-0000-4000-8000-000000000003';
+select throws_ok($$
+    update public.agent_mcp_connections
+    set usage_stats = '{"totalRequests": "many", "bytesTransferred": 10, "custom": "kept"}'
+    where id = 'c2000000-0000-4000-8000-000000000003'
+$$, '23514', null, 'non-numeric counters and unknown keys cannot be stored, not even by the table owner');
+select throws_ok($$
+    update public.agent_mcp_connections set usage_stats = '{"totalRequests": -1}'
+    where id = 'c2000000-0000-4000-8000-000000000003'
+$$, '23514', null, 'a negative request count cannot be stored');
 select tests.authenticate_as('c0000000-0000-4000-8000-000000000003');
+select throws_ok($$
+    update public.agent_mcp_connections set usage_stats = '{"totalRequests": -1}'
+    where id = 'c2000000-0000-4000-8000-000000000003'
+$$, '42501', 'permission denied for table agent_mcp_connections', 'and a user cannot write usage_stats at all');
 select results_eq($$
     select record_agent_mcp_connection_usage('c2000000-0000-4000-8000-000000000003',
         '[{"success": true, "responseTimeMs": 10, "bytesTransferred": 5}]')
         - 'lastUsed'
 $$, $$ values ('{"totalRequests": 1, "successfulRequests": 1, "failedRequests": 0,
                  "totalResponseTime": 10, "averageResponseTime": 10.000,
-                 "bytesTransferred": 15, "custom": "kept"}'::jsonb) $$,
-'non-numeric stored counters restart from 0; other keys are kept');
+                 "bytesTransferred": 5}'::jsonb) $$,
+'the first event of a connection starts every counter');
 
 -- =============================================================================
 -- anon and service_role
@@ -133,16 +144,16 @@ $$, $$ values (1) $$, 'service_role records usage for any connection');
 -- =============================================================================
 select tests.clear_authentication();
 select ok(
-    (select prosrc ~* 'update public\.agent_mcp_connections' and prosrc !~* 'for update'
+    (select prosrc !~* 'update public\.'
      from pg_proc where oid = 'public.record_agent_mcp_connection_usage(uuid, jsonb)'::regprocedure),
-    'usage is added inside a single UPDATE'
+    'the public function writes nothing itself: it finds and locks the row under RLS'
 );
 select is(
     (select count(*)::int from regexp_matches(
-        (select prosrc from pg_proc where oid = 'public.record_agent_mcp_connection_usage(uuid, jsonb)'::regprocedure),
+        (select prosrc from pg_proc where oid = 'agent_mcp_private.add_connection_usage(uuid, jsonb)'::regprocedure),
         'update public\.', 'gi')),
     1,
-    'and only one'
+    'the private writer adds the events in one UPDATE'
 );
 
 select * from finish();

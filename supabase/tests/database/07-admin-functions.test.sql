@@ -74,9 +74,9 @@ select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
 
 select ok(not is_admin(), 'is_admin() is false for a user without the role');
 select throws_ok($$ select * from admin_list_agent_mcp_connections() $$,
-    '42501', 'admin role required', 'a non-admin cannot list every connection');
+    'PT403', 'This needs the admin role.', 'a non-admin cannot list every connection');
 select throws_ok($$ select * from admin_agent_mcp_connection_stats() $$,
-    '42501', 'admin role required', 'a non-admin cannot read the totals');
+    'PT403', 'This needs the admin role.', 'a non-admin cannot read the totals');
 
 -- =============================================================================
 -- anon

@@ -1,6 +1,6 @@
 -- begin/finish_agent_mcp_connection_test(): the writes around a probe, under the caller's RLS.
 begin;
-select plan(13);
+select plan(17);
 \ir _helpers.psql
 
 select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
@@ -50,7 +50,7 @@ $$, '22023', 'restore status must be connected, disconnected or error', 'testing
 
 -- A connection disconnected while its test runs ends disconnected, with the result kept.
 select begin_agent_mcp_connection_test('a2000000-0000-4000-8000-000000000001');
-update agent_mcp_connections set is_active = false, connection_status = 'disconnected'
+update agent_mcp_connections set is_active = false
 where id = 'a2000000-0000-4000-8000-000000000001';
 select results_eq($$
     select connection_status, is_active, connection_test_result ->> 'success'
@@ -59,14 +59,59 @@ $$, $$ values ('disconnected', false, 'true') $$,
 'a test that ends after a disconnect leaves the connection disconnected');
 
 select throws_ok($$ select begin_agent_mcp_connection_test('a2000000-0000-4000-8000-000000000001') $$,
-    'PT409', 'connection a2000000-0000-4000-8000-000000000001 is disconnected',
+    'PT409', 'Connection a2000000-0000-4000-8000-000000000001 is disconnected; connect the agent again to use it.',
     'a disconnected connection cannot be tested');
 select throws_ok($$ select begin_agent_mcp_connection_test('b2000000-0000-4000-8000-000000000002') $$,
-    'PT404', 'connection b2000000-0000-4000-8000-000000000002 not found',
+    'PT404', 'Connection b2000000-0000-4000-8000-000000000002 was not found.',
     'another user''s connection is not found');
 select throws_ok($$ select finish_agent_mcp_connection_test('b2000000-0000-4000-8000-000000000002', '{"success": true}') $$,
-    'PT404', 'connection b2000000-0000-4000-8000-000000000002 not found',
+    'PT404', 'Connection b2000000-0000-4000-8000-000000000002 was not found.',
     'another user''s connection cannot get a result');
+
+-- A server that is not running (or has no URL) is not probed, and nothing changes.
+select tests.clear_authentication();
+update public.account_tool_instances set status_on_toolbox = 'running'
+where id = 'd0000000-0000-4000-8000-000000000003';
+insert into public.agent_mcp_connections (id, agent_id, mcp_server_instance_id, created_by) values
+    ('a2000000-0000-4000-8000-0000000000f3', 'a1000000-0000-4000-8000-000000000001',
+     'd0000000-0000-4000-8000-000000000003', 'a0000000-0000-4000-8000-000000000001');
+update public.account_tool_instances set status_on_toolbox = 'pending'
+where id = 'd0000000-0000-4000-8000-000000000003';
+select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
+select is(
+    tests.error_of($$ select begin_agent_mcp_connection_test('a2000000-0000-4000-8000-0000000000f3') $$),
+    jsonb_build_object(
+        'sqlstate', 'PT409',
+        'message', 'MCP server d0000000-0000-4000-8000-000000000003 is pending, not running; test the connection once it runs.',
+        'detail', jsonb_build_object('code', 'mcp_server_not_running', 'serverStatus', 'pending')
+    ),
+    'a connection to a server that is not running cannot be tested (mcp_server_not_running)'
+);
+select results_eq(
+    $$ select connection_status, connection_test_result from agent_mcp_connections
+       where id = 'a2000000-0000-4000-8000-0000000000f3' $$,
+    $$ values ('disconnected', null::jsonb) $$,
+    'and the refused test changed nothing'
+);
+select tests.clear_authentication();
+update public.account_tool_instances set status_on_toolbox = 'running', mcp_server_url = null
+where id = 'd0000000-0000-4000-8000-000000000003';
+select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
+select is(
+    tests.error_of($$ select begin_agent_mcp_connection_test('a2000000-0000-4000-8000-0000000000f3') $$)
+        -> 'detail' ->> 'code',
+    'mcp_server_unreachable',
+    'a server without a URL cannot be tested (mcp_server_unreachable)'
+);
+select is(
+    tests.error_of($$ select begin_agent_mcp_connection_test('b2000000-0000-4000-8000-000000000002') $$),
+    jsonb_build_object(
+        'sqlstate', 'PT404',
+        'message', 'Connection b2000000-0000-4000-8000-000000000002 was not found.',
+        'detail', jsonb_build_object('code', 'connection_not_found')
+    ),
+    'the error contract: PT404 with the API code in DETAIL'
+);
 
 select tests.clear_authentication();
 select tests.authenticate_as_anon();

@@ -97,7 +97,7 @@ $$, $$ values ('a2000000-0000-4000-8000-000000000001'::uuid, 14::bigint) $$,
 select throws_ok($$
     select * from agent_mcp_connection_usage_series('b2000000-0000-4000-8000-000000000002',
         now() - interval '1 day', now(), 'hour')
-$$, 'PT404', 'connection b2000000-0000-4000-8000-000000000002 not found',
+$$, 'PT404', 'Connection b2000000-0000-4000-8000-000000000002 was not found.',
 'another user''s connection is not found');
 select throws_ok($$ select * from agent_mcp_usage_series(now() - interval '1 day', now(), 'week') $$,
     '22023', 'bucket must be hour or day', 'a bucket size other than hour or day is refused');
@@ -106,7 +106,7 @@ select throws_ok($$ select * from agent_mcp_usage_series(now(), now() - interval
 select throws_ok($$ select * from agent_mcp_usage_series(now() - interval '60 days', now(), 'hour') $$,
     '22023', 'a report has at most 1000 hour buckets', 'more than 1000 points are refused');
 select throws_ok($$ select * from admin_agent_mcp_usage_series(now() - interval '1 day', now(), 'hour') $$,
-    '42501', 'admin role required', 'a non-admin cannot read every user''s usage');
+    'PT403', 'This needs the admin role.', 'a non-admin cannot read every user''s usage');
 
 select throws_ok($$
     insert into public.agent_mcp_connection_usage_buckets

@@ -35,3 +35,50 @@ Deno.test("fromPostgrest() tells an unreachable database from a client's mistake
     });
   }
 });
+
+const coded = (status: number, code: string, details: string | null): PostgrestFailure => ({
+  status,
+  error: { code, message: "said by SQL", details, hint: null },
+});
+
+Deno.test("fromPostgrest() takes the module's coded errors as SQL raised them", async (t) => {
+  await t.step("PT409 already_connected keeps its message and details", () => {
+    const error = fromPostgrest(
+      coded(409, "PT409", '{"code": "already_connected", "connectionId": "c1"}'),
+      "testing",
+    );
+    assert.equal(error.code, "already_connected");
+    assert.equal(error.status, 409);
+    assert.equal(error.message, "said by SQL");
+    assert.deepEqual(error.details, { connectionId: "c1" });
+  });
+  await t.step("a code without details has none", () => {
+    const error = fromPostgrest(coded(404, "PT404", '{"code": "agent_not_found"}'), "testing");
+    assert.equal(error.code, "agent_not_found");
+    assert.equal(error.details, undefined);
+  });
+  const internal: [string, PostgrestFailure][] = [
+    ["a status that is not the code's", coded(409, "PT409", '{"code": "connection_not_found"}')],
+    ["an unknown code", coded(409, "PT409", '{"code": "no_such_code"}')],
+    ["a detail that is not JSON", coded(404, "PT404", "connection_not_found")],
+    ["no detail", coded(404, "PT404", null)],
+    ["a coded detail on another SQLSTATE", coded(400, "P0001", '{"code": "agent_not_found"}')],
+  ];
+  for (const [name, failure] of internal) {
+    await t.step(`${name} is an internal error, never a guess`, () => {
+      assert.equal(fromPostgrest(failure, "testing").code, "internal_error");
+    });
+  }
+  await t.step("22023 keeps the function's hint in details", () => {
+    const error = fromPostgrest({
+      status: 400,
+      error: { code: "22023", message: "event 0 is bad", details: null, hint: "an event is ..." },
+    }, "testing");
+    assert.equal(error.code, "invalid_request");
+    assert.equal(error.message, "event 0 is bad");
+    assert.deepEqual(error.details, { hint: "an event is ..." });
+  });
+  await t.step("42501 (a column users may not write) is forbidden", () => {
+    assert.equal(fromPostgrest(failure(403, "42501"), "testing").code, "forbidden");
+  });
+});
