@@ -343,7 +343,7 @@ as $$
             least(public.usage_stat(c.usage_stats, 'bytesTransferred') + b.bytes, 1e21) as bytes
         from public.agent_mcp_connections as c, batch as b
         where c.id = p_connection_id
-    )
+    ),
     updated as (
         update public.agent_mcp_connections as c
         set usage_stats = c.usage_stats || jsonb_build_object(

@@ -96,6 +96,8 @@ select is_empty($$
     select p.oid::regprocedure::text
     from pg_proc as p
     where p.pronamespace = 'agent_mcp_private'::regnamespace
+      -- an aggregate has no settings of its own; its state function pins search_path
+      and p.prokind <> 'a'
       and not exists (
           select 1 from unnest(coalesce(p.proconfig, '{}')) as c where c like 'search_path=%'
       )

@@ -38,7 +38,12 @@ insert into expected_grants (object, grantee, privileges) values
     ('function is_admin()',                  'service_role',  'EXECUTE'),
 
     -- 20261124000100_agent_mcp_connections.sql
-    ('table agent_mcp_connections',          'authenticated', 'DELETE, INSERT, SELECT, UPDATE'),
+    -- users write only what they own by intent, column by column
+    ('table agent_mcp_connections',          'authenticated', 'DELETE, SELECT'),
+    ('column agent_mcp_connections.agent_id',               'authenticated', 'INSERT'),
+    ('column agent_mcp_connections.mcp_server_instance_id', 'authenticated', 'INSERT'),
+    ('column agent_mcp_connections.connection_config',      'authenticated', 'INSERT, UPDATE'),
+    ('column agent_mcp_connections.is_active',              'authenticated', 'UPDATE'),
     ('table agent_mcp_connections',          'service_role',  'DELETE, INSERT, SELECT, UPDATE'),
     ('function jsonb_is_integer_between(jsonb, numeric, numeric)', 'authenticated', 'EXECUTE'),
     ('function jsonb_is_integer_between(jsonb, numeric, numeric)', 'service_role',  'EXECUTE'),
@@ -50,6 +55,14 @@ insert into expected_grants (object, grantee, privileges) values
     ('function update_agent_mcp_connections_updated_at()',         null, null),
     ('function agent_mcp_connections_check_creator()',             null, null),
     ('function agent_mcp_connections_guard_update()',              null, null),
+
+    -- 20261124000150_agent_mcp_connection_lifecycle.sql
+    ('function connect_agent_mcp_server(uuid, uuid, jsonb)',        'authenticated', 'EXECUTE'),
+    ('function connect_agent_mcp_server(uuid, uuid, jsonb)',        'service_role',  'EXECUTE'),
+    ('function update_agent_mcp_connection_config(uuid, jsonb)',    'authenticated', 'EXECUTE'),
+    ('function update_agent_mcp_connection_config(uuid, jsonb)',    'service_role',  'EXECUTE'),
+    ('function disconnect_agent_mcp_connection(uuid)',              'authenticated', 'EXECUTE'),
+    ('function disconnect_agent_mcp_connection(uuid)',              'service_role',  'EXECUTE'),
 
     -- 20261124000200_agent_mcp_connection_views.sql
     ('view active_agent_mcp_connections',    'authenticated', 'SELECT'),
@@ -174,7 +187,8 @@ create temporary view actual_grants as
 
 select set_eq(
     $$ select object from module_objects $$,
-    $$ select distinct object from expected_grants $$,
+    -- (column rows name a table's columns; the table itself has its own row)
+    $$ select distinct object from expected_grants where object not like 'column %' $$,
     'every table, view, sequence and function in public has a deliberate row in the expected grants (and every row names an object that exists)'
 );
 
