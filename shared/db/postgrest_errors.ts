@@ -21,8 +21,10 @@ export const PG = {
   invalidParameter: "22023",
   invalidText: "22P02",
   insufficientPrivilege: "42501",
-  /** A health check run may no longer write (ended or superseded). */
+  /** A health check batch may no longer be written by this claim (done, or claimed again). */
   wrongState: "55000",
+  /** No such row (the health check: no such cycle). */
+  noDataFound: "P0002",
   /** The connection functions: no such connection visible to the caller (HTTP 404). */
   connectionNotFound: "PT404",
   /** The connection functions: the connection is disconnected (HTTP 409). */

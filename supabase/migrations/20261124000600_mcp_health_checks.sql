@@ -615,6 +615,7 @@ begin
         p_failure_threshold, p_retention_days,
         coalesce(p_options, '{}') || jsonb_build_object(
             'batchSize', p_batch_size,
+            'leaseSeconds', p_lease_seconds,
             'maxTargetsPerOwner', p_max_targets_per_owner,
             'maxAttemptsPerOrigin', p_max_attempts_per_origin
         )
@@ -714,7 +715,8 @@ $$;
 
 -- Claims the cycle's next batch: a pending one, or one whose lease ran out (its
 -- invocation died), first come first served across parallel invocations
--- (`for update skip locked`). A batch already claimed p_max_attempts times whose
+-- (`for update skip locked`). The lease is the cycle's own (options.leaseSeconds,
+-- set when it started); p_lease_seconds serves only a cycle without one. A batch already claimed p_max_attempts times whose
 -- lease ran out is given up: its targets count as skipped (batch_failed).
 -- Returns {"batch": {id, batchNo, claim, attempt, targets} | null, "run": state}.
 create or replace function public.claim_mcp_health_check_batch(
@@ -732,11 +734,15 @@ declare
     claimed record;
     given_up integer;
     given_up_targets integer;
+    lease integer;
 begin
     if p_lease_seconds is null or p_lease_seconds not between 1 and 3600 then
         raise exception 'lease must be 1 to 3600 seconds' using errcode = '22023';
     end if;
-    if not exists (select 1 from public.mcp_health_check_runs where id = p_run_id) then
+    select coalesce((r.options ->> 'leaseSeconds')::integer, p_lease_seconds) into lease
+    from public.mcp_health_check_runs as r
+    where r.id = p_run_id;
+    if not found then
         raise exception 'health check run % does not exist', p_run_id using errcode = 'P0002';
     end if;
 
@@ -781,7 +787,7 @@ begin
     set state = 'claimed',
         claim = gen_random_uuid(),
         claimed_at = now(),
-        lease_expires_at = now() + make_interval(secs => p_lease_seconds),
+        lease_expires_at = now() + make_interval(secs => lease),
         attempts = b.attempts + 1
     where b.id = claimed.id
     returning b.id, b.batch_no, b.claim, b.attempts, b.targets, b.lease_expires_at into claimed;
