@@ -346,7 +346,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 60_000)
 
 async function cycleFinished(sql: postgres.Sql, runId: string): Promise<boolean> {
   const [run] = await sql`select finished_at from mcp_health_check_runs where id = ${runId}`;
-  return run?.finished_at != null;
+  return Boolean(run?.finished_at);
 }
 
 Deno.test("issue 12: another user's secret header cannot be guessed through health history", async () => {
