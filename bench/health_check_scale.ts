@@ -43,8 +43,15 @@ export interface HealthCheckScaleOptions {
 export interface HealthCheckScaleResult extends HealthCheckScaleOptions {
   connections: number;
   hanging: number;
-  /** One invocation alone on one batch. */
-  calibration: { targets: number; cpuMs: number; wallMs: number; cpuPerProbeMs: number };
+  /** One invocation alone on one batch (after a warm-up call), and the host's peak RSS then. */
+  calibration: {
+    targets: number;
+    cpuMs: number;
+    wallMs: number;
+    cpuPerProbeMs: number;
+    baselineRssMb: number;
+    peakRssMb: number;
+  };
   /** The first call's answer. */
   summary: HealthCheckSummary;
   /** From the cycle's row: started → finished, ms. */
@@ -119,11 +126,13 @@ function startOrigins(count: number): Origins {
   };
 }
 
-async function peakRssMb(pid: number): Promise<number> {
+async function statusMb(pid: number, field: "VmHWM" | "VmRSS"): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return Math.round(kb / 102.4) / 10;
 }
+const peakRssMb = (pid: number) => statusMb(pid, "VmHWM");
+const currentRssMb = (pid: number) => statusMb(pid, "VmRSS");
 
 export async function runHealthCheckScale(
   options: HealthCheckScaleOptions,
@@ -205,10 +214,13 @@ export async function runHealthCheckScale(
       return answer as HealthCheckSummary;
     };
 
-    // 1. One invocation alone on one batch of healthy servers: CPU per probe.
+    // 1. One invocation alone on one batch of healthy servers (after a warm-up call that
+    //    loads and compiles the code): CPU per probe, and the host's memory with one invocation.
+    const baselineRssMb = await currentRssMb(functionHost);
     const calibrationIds = (await sql<{ id: string }[]>`
       select id from account_tool_instances where mcp_server_url like '%/mcp/%'
-      order by id limit ${options.batchSize}`).map((r) => r.id);
+      order by id limit ${options.batchSize + 5}`).map((r) => r.id);
+    await call({ serverIds: calibrationIds.splice(0, 5), dryRun: true });
     const calibrationStart = performance.now();
     const stopCalibration = await meter();
     const calibrated = await call({
@@ -222,10 +234,13 @@ export async function runHealthCheckScale(
       cpuMs: Math.round(calibrationCpu),
       wallMs: Math.round(performance.now() - calibrationStart),
       cpuPerProbeMs: Math.round((calibrationCpu / Math.max(1, calibrated.probed)) * 100) / 100,
+      baselineRssMb,
+      peakRssMb: await peakRssMb(functionHost),
     };
     progress(
       `one invocation, ${calibration.targets} probes: ${calibration.cpuMs} ms CPU ` +
-        `(${calibration.cpuPerProbeMs} ms per probe), ${calibration.wallMs} ms`,
+        `(${calibration.cpuPerProbeMs} ms per probe), ${calibration.wallMs} ms; host RSS ` +
+        `${calibration.baselineRssMb} MB idle, peak ${calibration.peakRssMb} MB`,
     );
 
     // 2. The cycle, started as the scheduler starts it.

@@ -174,6 +174,20 @@ export async function claimBatch(
   return Claim.parse(data);
 }
 
+/** Renews a claim's lease; false when the claim no longer holds the batch. */
+export async function extendLease(
+  db: SupabaseClient,
+  batchId: number,
+  claim: string,
+): Promise<boolean> {
+  const { data, error, status } = await db.rpc("extend_mcp_health_check_batch_lease", {
+    p_batch_id: batchId,
+    p_claim: claim,
+  });
+  if (error) throw fromPostgrest({ error, status }, "renewing a health check batch lease");
+  return z.boolean().parse(data);
+}
+
 export interface TargetTransition {
   serverId: string;
   targetKey: string;

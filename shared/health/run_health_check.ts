@@ -5,7 +5,8 @@
  *
  *   1. starts a cycle (or resumes one whose invocations died) when called without
  *      `runId`, and then starts `parallelism - 1` more invocations for it;
- *   2. claims one batch of the cycle under a short lease (`for update skip locked`);
+ *   2. claims one batch of the cycle under a short lease (`for update skip locked`),
+ *      renewed every few seconds while it works;
  *   3. probes the batch's targets (bounded concurrency overall and per origin, a
  *      deadline per probe, a budget for the batch);
  *   4. writes the batch's outcomes in one call (a fixed number of statements);
@@ -21,15 +22,17 @@ import { AppError } from "../errors/app_error.ts";
 import type { Logger } from "../http/logger.ts";
 import type { ProbeOptions } from "../mcp/probe_options.ts";
 import {
+  BATCH_LEASE_SECONDS,
   type HealthCheckRequest,
   type HealthCheckSummary,
-  LEASE_MARGIN_SECONDS,
+  LEASE_RENEW_MS,
 } from "../schemas/health_check.ts";
 import type { ConnectionTestResult } from "../schemas/test_result.ts";
 import {
   beginCycle,
   claimBatch,
   type CycleState,
+  extendLease,
   InvocationOptions,
   loadTargets,
   recordBatch,
@@ -48,10 +51,6 @@ export interface HealthCheckDeps {
   startInvocation?: (runId: string) => void;
 }
 
-function leaseSeconds(budgetMs: number): number {
-  return Math.ceil(budgetMs / 1000) + LEASE_MARGIN_SECONDS;
-}
-
 /** Counts of the targets a pool did not probe, by reason. */
 function skipCounts(outcomes: TargetOutcome[]): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -66,7 +65,7 @@ export async function runHealthCheck(
   deps: HealthCheckDeps,
 ): Promise<HealthCheckSummary> {
   const started = performance.now();
-  if (request.dryRun && request.runId === undefined) return await dryRun(request, deps, started);
+  if (request.dryRun) return await dryRun(request, deps, started);
 
   // 1. The cycle: the one named, or a new (or resumed) one.
   let runId = request.runId;
@@ -77,7 +76,7 @@ export async function runHealthCheck(
       connectionIds: request.connectionIds,
       maxTargetsPerOwner: request.maxTargetsPerOwner,
       maxAttemptsPerOrigin: request.maxAttemptsPerOrigin,
-      leaseSeconds: leaseSeconds(request.budgetMs),
+      leaseSeconds: BATCH_LEASE_SECONDS,
       batchSize: request.batchSize,
       failureThreshold: request.failureThreshold,
       retentionDays: request.retentionDays,
@@ -99,7 +98,7 @@ export async function runHealthCheck(
 
   // 2. A batch, probed with the cycle's own options (whoever started it).
   //    (The lease is the cycle's own; this one only serves a cycle that has none.)
-  const claim = await claimBatch(deps.db, runId, leaseSeconds(request.budgetMs));
+  const claim = await claimBatch(deps.db, runId, BATCH_LEASE_SECONDS);
   const options = { ...request, ...InvocationOptions.partial().parse(claim.run.options) };
 
   let invocationsStarted = 0;
@@ -119,13 +118,29 @@ export async function runHealthCheck(
   let batchSummary: HealthCheckSummary["batch"] = null;
   if (claim.batch !== null) {
     const batch = claim.batch;
-    // 3. Probe.
-    const outcomes = await probeAll(batch.targets, {
-      concurrency: options.concurrency,
-      perHostConcurrency: options.perHostConcurrency,
-      budgetMs: options.budgetMs,
-      probe: deps.probe,
-    });
+    // 3. Probe, renewing the lease meanwhile.
+    const renewal = setInterval(() => {
+      extendLease(deps.db, batch.id, batch.claim).then((held) => {
+        if (!held) deps.logger.warn("health check batch lease lost", { runId, batch: batch.id });
+      }).catch((error) => {
+        deps.logger.warn("health check batch lease not renewed", {
+          runId,
+          batch: batch.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    }, LEASE_RENEW_MS);
+    let outcomes: TargetOutcome[];
+    try {
+      outcomes = await probeAll(batch.targets, {
+        concurrency: options.concurrency,
+        perHostConcurrency: options.perHostConcurrency,
+        budgetMs: options.budgetMs,
+        probe: deps.probe,
+      });
+    } finally {
+      clearInterval(renewal);
+    }
     const probed = outcomes.flatMap((o) => (o.status === "probed" ? [o] : []));
 
     // 4. Write.

@@ -27,15 +27,20 @@ export const HEALTH_CHECK_DEFAULTS = {
   retentionDays: 14,
 } as const;
 
-/** Seconds a batch's lease outlives its probing budget (time to claim and write). */
-export const LEASE_MARGIN_SECONDS = 15;
+/**
+ * A batch's lease, in seconds. The invocation working on it renews it every
+ * {@link LEASE_RENEW_MS}, so it can be short: a dead invocation's batch is claimed
+ * again at most this long after its last renewal.
+ */
+export const BATCH_LEASE_SECONDS = 30;
+export const LEASE_RENEW_MS = 10_000;
 
 const options = {
   /** Only connections to these MCP servers. */
   serverIds: z.array(Uuid).min(1).max(1_000).optional(),
   /** Only these connections. */
   connectionIds: z.array(Uuid).min(1).max(10_000).optional(),
-  /** Probe one batch and report, but write nothing (and start no cycle). */
+  /** Probe one batch and report, but write nothing (start no cycle; a `runId` is not used). */
   dryRun: z.boolean().default(false),
   /** Probes in flight at once in one invocation. */
   concurrency: z.number().int().min(1).max(100).default(HEALTH_CHECK_DEFAULTS.concurrency),

@@ -13,9 +13,10 @@
 -- A cycle is split into batches that each fit well inside one invocation of the
 -- function (2 s CPU, 256 MB on the platform): an invocation claims one batch
 -- (`for update skip locked`, a short lease), probes it, and writes its outcomes
--- in a fixed number of statements. Several invocations work in parallel; one
--- that dies only delays its own batch until the lease runs out, after which a
--- later invocation claims it again (a batch that killed three is given up).
+-- in a fixed number of statements. Several invocations work in parallel; a live
+-- invocation renews its short lease every few seconds, one that dies only delays
+-- its own batch until the lease runs out, after which a later invocation claims
+-- it again (a batch that killed three is given up).
 --
 --   mcp_health_check_runs          one row per cycle: options, counts, progress
 --   mcp_health_check_batches       the cycle's targets, cut in batches; leases
@@ -811,6 +812,42 @@ end;
 $$;
 
 
+-- Keeps a claim's lease alive while its invocation works (called every few
+-- seconds): the lease can stay short, so a dead invocation's batch is soon free,
+-- while a slow live one is never claimed twice. Returns whether the claim still
+-- holds the batch (false: its lease ran out and another invocation took it).
+create or replace function public.extend_mcp_health_check_batch_lease(p_batch_id bigint, p_claim uuid)
+returns boolean
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+    expires timestamptz;
+    cycle_id uuid;
+begin
+    update public.mcp_health_check_batches as b
+    set lease_expires_at = now() + make_interval(
+        secs => coalesce((r.options ->> 'leaseSeconds')::integer, 60)
+    )
+    from public.mcp_health_check_runs as r
+    where b.id = p_batch_id
+      and b.claim = p_claim
+      and b.state = 'claimed'
+      and r.id = b.run_id
+    returning b.lease_expires_at, b.run_id into expires, cycle_id;
+    if not found then
+        return false;
+    end if;
+    update public.mcp_health_check_runs
+    set lease_expires_at = greatest(lease_expires_at, expires)
+    where id = cycle_id;
+    return true;
+end;
+$$;
+
+
 -- -----------------------------------------------------------------------------
 -- Section: recording a batch
 -- -----------------------------------------------------------------------------
@@ -1041,6 +1078,8 @@ revoke execute on function public.claim_mcp_health_check_batch(uuid, integer, in
     from public, anon, authenticated;
 revoke execute on function public.record_mcp_health_check_batch(bigint, uuid, jsonb, jsonb)
     from public, anon, authenticated;
+revoke execute on function public.extend_mcp_health_check_batch_lease(bigint, uuid)
+    from public, anon, authenticated;
 grant execute on function public.mcp_health_check_targets(uuid[], uuid[], integer, integer, text)
     to service_role;
 grant execute on function public.finish_mcp_health_check_run(uuid) to service_role;
@@ -1051,3 +1090,4 @@ grant execute on function public.mcp_health_check_run_state(uuid) to service_rol
 grant execute on function public.claim_mcp_health_check_batch(uuid, integer, integer) to service_role;
 grant execute on function public.record_mcp_health_check_batch(bigint, uuid, jsonb, jsonb)
     to service_role;
+grant execute on function public.extend_mcp_health_check_batch_lease(bigint, uuid) to service_role;

@@ -864,6 +864,11 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
         p_results: [],
       }),
     },
+    "extend_mcp_health_check_batch_lease(bigint,uuid)": {
+      // A claim that does not hold the batch renews nothing.
+      expect: serviceOnly(value(false)),
+      args: (_t, fx) => ({ p_batch_id: Number(fx.batch), p_claim: crypto.randomUUID() }),
+    },
     "finish_mcp_health_check_run(uuid)": {
       // The fixture's run has ended already.
       expect: serviceOnly(value(true)),

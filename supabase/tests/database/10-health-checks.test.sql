@@ -2,7 +2,7 @@
 -- claims and leases, the set-based write per batch, the threshold, fairness,
 -- retention, and who reads what.
 begin;
-select plan(55);
+select plan(57);
 \ir _helpers.psql
 
 -- Two more connections of server one with the owner's config ({"timeout": 30000}):
@@ -157,6 +157,14 @@ select results_eq($$
 $$, $$ values (0, 2) $$, 'a batch whose lease ran out is claimed again by a later invocation');
 select throws_ok($$ select pg_temp.record('first', '{"success": true, "error": null, "latency": 5}') $$,
     '55000', null, 'the dead invocation''s claim can no longer write');
+select is(extend_mcp_health_check_batch_lease(
+        (select (body #>> '{batch,id}')::bigint from claims where name = 'retry'),
+        (select (body #>> '{batch,claim}')::uuid from claims where name = 'retry')),
+    true, 'a live invocation renews its lease');
+select is(extend_mcp_health_check_batch_lease(
+        (select (body #>> '{batch,id}')::bigint from claims where name = 'first'),
+        (select (body #>> '{batch,claim}')::uuid from claims where name = 'first')),
+    false, 'a dead invocation''s claim cannot renew the lease another one holds');
 
 -- =============================================================================
 -- Writing batches: the threshold, one success back, the end of the cycle
