@@ -75,7 +75,7 @@ export interface HealthCheckScaleResult extends HealthCheckScaleOptions {
   /** INSERT/UPDATE/DELETE statements PostgreSQL executed during the cycle, and which. */
   writeStatements: number;
   writesPerBatch: number;
-  writes: { query: string; calls: number }[];
+  writes: { query: string; calls: number; meanMs: number }[];
   /** Connections that got a result. */
   connectionsWritten: number;
 }
@@ -269,12 +269,17 @@ export async function runHealthCheckScale(
              (select coalesce(sum(attempts), 0)::int from mcp_health_check_batches where run_id = r.id)
                as invocations
       from mcp_health_check_runs as r where id = ${runId}`;
-    const statements = await sql<{ query: string; calls: number }[]>`
-      select query, calls::int from pg_stat_statements
+    const statements = await sql<{ query: string; calls: number; mean_ms: number }[]>`
+      select query, calls::int, round(mean_exec_time::numeric, 1)::float as mean_ms
+      from pg_stat_statements
       where dbid = (select oid from pg_database where datname = current_database())
     `;
     const writes = statements.filter((s) => WRITE.test(s.query))
-      .map((s) => ({ query: s.query.replace(/\s+/g, " ").slice(0, 90), calls: s.calls }))
+      .map((s) => ({
+        query: s.query.replace(/\s+/g, " ").slice(0, 90),
+        calls: s.calls,
+        meanMs: s.mean_ms,
+      }))
       .sort((a, b) => b.calls - a.calls);
     const writeStatements = writes.reduce((sum, w) => sum + w.calls, 0);
     const [{ written }] = await sql<[{ written: number }]>`
@@ -351,5 +356,8 @@ if (import.meta.main) {
   );
   say(`connections written: ${result.connectionsWritten}/${result.connections}`);
   say(`write statements: ${result.writeStatements} (${result.writesPerBatch} per batch)`);
-  for (const write of result.writes) say(`  ${write.calls} × ${write.query}`);
+  say(`the first call (starts the cycle, probes a batch): ${result.summary.durationMs} ms`);
+  for (const write of result.writes) {
+    say(`  ${write.calls} × ${write.query} (mean ${write.meanMs} ms)`);
+  }
 }

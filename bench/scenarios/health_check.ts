@@ -141,7 +141,7 @@ export async function runHealthCheckScenario(
       ),
       "",
       "Write statements of the last trial:\n",
-      ...(last?.writes ?? []).map((w) => `- ${w.calls} × \`${w.query}\``),
+      ...(last?.writes ?? []).map((w) => `- ${w.calls} × \`${w.query}\` (mean ${w.meanMs} ms)`),
     ].join("\n"),
     data: { results },
     durationSeconds: (performance.now() - started) / 1000,
