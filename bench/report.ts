@@ -36,7 +36,9 @@ export function formatValue(value: number, unit: Unit): string {
     case "events/s":
       return `${number(value, 0)} ${unit}`;
     case "statements":
-      return number(value, 0);
+      return number(value, 1);
+    case "MB":
+      return `${number(value, 1)} MB`;
   }
 }
 
@@ -47,7 +49,7 @@ function cell(summary: Summary, unit: Unit): string {
   if (unit === "req/s" || unit === "events/s") {
     return `${median} (min ${formatValue(summary.min, unit).replace(` ${unit}`, "")})`;
   }
-  return `${median} (p95 ${formatValue(summary.p95, unit).replace(/ (ms|s)$/, "")})`;
+  return `${median} (p95 ${formatValue(summary.p95, unit).replace(/ (ms|s|MB)$/, "")})`;
 }
 
 export function formatRatio(figure: Figure): string {

@@ -1,7 +1,8 @@
 /**
  * The mcp-health-check function's Hono app: `POST /mcp-health-check` with the
- * service role key (or the cron secret) runs one health check of every active
- * connection and answers with the run's summary.
+ * service role key (or the cron secret) starts a health check cycle of every active
+ * connection (or works on the cycle named by `runId`), probes one batch of it, and
+ * answers with what it did and where the cycle stands.
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { Hono } from "hono";
@@ -28,6 +29,8 @@ export interface HealthCheckAppDeps {
   db: SupabaseClient;
   probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
   logger: Logger;
+  /** Starts another invocation for a cycle (the fan-out); see runHealthCheck. */
+  startInvocation?: (runId: string) => void;
 }
 
 async function readOptions(request: Request): Promise<HealthCheckRequest> {

@@ -1,8 +1,11 @@
 /**
  * The local stack's stand-in for pg_cron + pg_net: every `intervalSeconds` it makes
  * the same HTTP call the deployed schedule makes (POST /functions/v1/mcp-health-check
- * with the service role key) and reports the summary. A run still going when the
- * next is due is not doubled: the function's run lease refuses it (409).
+ * with the service role key) and reports the summary. As on Supabase, that one call
+ * starts a cycle and the function fans out itself (it calls itself with the cycle's
+ * `runId` while batches are left), so the scheduler does nothing more. A cycle still
+ * live when the next call is due is not doubled: the call is refused (409); a cycle
+ * whose invocations died is resumed by the next call.
  */
 export interface HealthCheckScheduler {
   stop(): void;

@@ -30,8 +30,13 @@ const BY_SQLSTATE: Readonly<Record<string, [ErrorCode, string?]>> = {
   PGRST303: ["invalid_jwt", "The access token was refused by the database API."],
 };
 
-/** @deprecated For `shared/health/health_store.ts` until its SQL raises a coded error. */
-export const PG = { wrongState: "55000" } as const;
+/** @deprecated For `shared/health/health_store.ts` until its SQL raises coded errors. */
+export const PG = {
+  /** A health check batch may no longer be written by this claim (done, or claimed again). */
+  wrongState: "55000",
+  /** No such health check cycle. */
+  noDataFound: "P0002",
+} as const;
 
 const CodedDetail = z.looseObject({ code: z.string() });
 

@@ -59,10 +59,12 @@ export const ERROR_CODES = {
    * Disconnect a connection (or reuse a config already in use) first.
    */
   connection_limit_reached: 409,
-  /** Another health check run holds the lease; `details.retryAfterSeconds` says when it expires at the latest. */
+  /** A health check cycle is in progress; `details.retryAfterSeconds` says when its lease expires at the latest. */
   run_in_progress: 409,
-  /** This health check run ended or a newer run started before it could write; nothing was written. */
+  /** This invocation's batch lease ran out and another invocation took the batch (or it is done); nothing was written. */
   run_superseded: 409,
+  /** No health check cycle has the given `runId`. */
+  health_check_run_not_found: 404,
   /** The body is larger than the route accepts. */
   payload_too_large: 413,
   /** The body is not `application/json`. */

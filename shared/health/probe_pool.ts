@@ -12,6 +12,8 @@ import { Semaphore } from "./semaphore.ts";
 
 export interface ProbeTarget {
   serverId: string;
+  /** The user whose connections share this target (targets are never shared across owners). */
+  ownerId: string;
   targetKey: string;
   url: string | null;
   /** timeout, retryAttempts, customHeaders of the connections sharing this target. */

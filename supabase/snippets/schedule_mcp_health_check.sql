@@ -4,6 +4,13 @@
 -- Vault (never written into the job itself). Run it once, in the SQL editor or
 -- with psql; running it again updates the schedule.
 --
+-- One call per cycle is enough: the call starts the cycle, cuts it into batches
+-- and starts further invocations of the function itself (POST {runId}, its
+-- `parallelism` option, 8 by default), each of which probes one batch and starts
+-- the next while batches are left. A call while a cycle is still live is refused
+-- (409); the next call after a cycle whose invocations died resumes it.
+-- Progress: select * from mcp_health_check_runs order by started_at desc limit 5;
+--
 -- Before: enable pg_cron and pg_net (Dashboard > Database > Extensions), deploy
 -- the function (`supabase functions deploy mcp-health-check`), and store the two
 -- secrets once:

@@ -100,8 +100,12 @@ interface Fixture {
   connections: Record<UserRole, string>;
   checks: Record<UserRole, string>;
   run: string;
+  /** A batch of the run. */
+  batch: string;
   /** probe_target_key('{"timeout": 5000}'), computed by the database. */
   targetKeyOfTimeout5000: string;
+  /** probe_target_key(<owner>, '{"timeout": 5000}'). */
+  ownerTargetKeyOfTimeout5000: string;
 }
 
 const UNUSED_URL = "http://127.0.0.1:9/mcp";
@@ -136,13 +140,21 @@ async function createFixture(sql: postgres.Sql): Promise<Fixture> {
     await sql`insert into agent_mcp_connection_health (connection_id, consecutive_failures)
               values (${connection.id}, ${index})`;
     const [check] = await sql<[{ id: string }]>`
-      insert into mcp_health_checks (run_id, mcp_server_instance_id, target_key, success, latency_ms)
-      values (${run.id}, ${s1}, probe_target_key(${sql.json(config)}), true, 5)
+      insert into mcp_health_checks (run_id, mcp_server_instance_id, owner_id, target_key, success, latency_ms)
+      values (${run.id}, ${s1}, ${users[role].id}, probe_target_key(${users[role].id}::uuid, ${
+      sql.json(config)
+    }), true, 5)
       returning id::text
     `;
     checks[role] = check.id;
   }
+  const [batch] = await sql<[{ id: string }]>`
+    insert into mcp_health_check_batches (run_id, batch_no, state, targets, target_count)
+    values (${run.id}, 0, 'done', '[]', 0) returning id::text
+  `;
   const [key] = await sql<[{ key: string }]>`select probe_target_key('{"timeout": 5000}') as key`;
+  const [ownerKey] = await sql<[{ key: string }]>`
+    select probe_target_key(${users.owner.id}::uuid, '{"timeout": 5000}') as key`;
   return {
     users,
     s1,
@@ -151,7 +163,9 @@ async function createFixture(sql: postgres.Sql): Promise<Fixture> {
     connections,
     checks,
     run: run.id,
+    batch: batch.id,
     targetKeyOfTimeout5000: key.key,
+    ownerTargetKeyOfTimeout5000: ownerKey.key,
   };
 }
 
@@ -436,7 +450,7 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
     mcp_health_checks: {
       key: "id",
       fixtureRows: f.checks,
-      // Users read the checks of the targets their own connections use.
+      // Users read the checks written for their own targets (the owner is in every row).
       select: by(
         denied,
         rows("owner"),
@@ -450,7 +464,13 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
         request: (t) => ({
           method: "POST",
           path: "",
-          body: { run_id: f.run, mcp_server_instance_id: f.s1, target_key: t.key, success: true },
+          body: {
+            run_id: f.run,
+            mcp_server_instance_id: f.s1,
+            owner_id: f.users.owner.id,
+            target_key: t.key,
+            success: true,
+          },
         }),
         snapshot: (s, t) =>
           rowsText(s`select * from mcp_health_checks where target_key = ${t.key!}`),
@@ -503,6 +523,43 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
         prepare: () => freshRun(sql),
         request: (t) => ({ method: "DELETE", path: `?id=eq.${t.run}` }),
         snapshot: (s, t) => rowsText(s`select * from mcp_health_check_runs where id = ${t.run!}`),
+      },
+    },
+
+    mcp_health_check_batches: {
+      key: "id",
+      fixtureRows: { batch: f.batch },
+      select: serviceOnly(rows("batch")),
+      insert: {
+        expect: serviceOnly(written),
+        prepare: () => Promise.resolve({ no: String(1 + Math.floor(Math.random() * 1e9)) }),
+        request: (t) => ({
+          method: "POST",
+          path: "",
+          body: { run_id: f.run, batch_no: Number(t.no), targets: [], target_count: 0 },
+        }),
+        snapshot: (s, t) =>
+          rowsText(
+            s`select * from mcp_health_check_batches where run_id = ${f.run} and batch_no = ${
+              Number(
+                t.no,
+              )
+            }`,
+          ),
+      },
+      update: {
+        expect: serviceOnly(written),
+        prepare: () => freshBatch(sql, f),
+        request: (t) => ({ method: "PATCH", path: `?id=eq.${t.batch}`, body: { attempts: 7 } }),
+        snapshot: (s, t) =>
+          rowsText(s`select * from mcp_health_check_batches where id = ${t.batch!}`),
+      },
+      delete: {
+        expect: serviceOnly(written),
+        prepare: () => freshBatch(sql, f),
+        request: (t) => ({ method: "DELETE", path: `?id=eq.${t.batch}` }),
+        snapshot: (s, t) =>
+          rowsText(s`select * from mcp_health_check_batches where id = ${t.batch!}`),
       },
     },
 
@@ -650,10 +707,19 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
 
 async function freshCheck(sql: postgres.Sql, f: Fixture): Promise<Record<string, string>> {
   const [row] = await sql<[{ id: string }]>`
-    insert into mcp_health_checks (run_id, mcp_server_instance_id, target_key, success)
-    values (${f.run}, ${f.s1}, ${"rls-" + crypto.randomUUID()}, true) returning id::text
+    insert into mcp_health_checks (run_id, mcp_server_instance_id, owner_id, target_key, success)
+    values (${f.run}, ${f.s1}, ${f.users.owner.id}, ${"rls-" + crypto.randomUUID()}, true)
+    returning id::text
   `;
   return { check: row.id };
+}
+
+async function freshBatch(sql: postgres.Sql, f: Fixture): Promise<Record<string, string>> {
+  const [row] = await sql<[{ id: string }]>`
+    insert into mcp_health_check_batches (run_id, batch_no, targets, target_count)
+    values (${f.run}, ${1 + Math.floor(Math.random() * 1e9)}, '[]', 0) returning id::text
+  `;
+  return { batch: row.id };
 }
 
 async function freshRun(sql: postgres.Sql): Promise<Record<string, string>> {
@@ -807,22 +873,51 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
     },
 
     // The health check's own functions: service_role only.
-    "mcp_health_check_targets(uuid[],uuid[])": {
+    "mcp_health_check_targets(uuid[],uuid[],integer,integer,text)": {
       expect: serviceOnly(rows("S1")),
       args: (_t, fx) => ({ p_server_ids: [fx.s1] }),
       names: (fx) => ({ [fx.s1]: "S1" }),
       key: "mcp_server_instance_id",
     },
-    "begin_mcp_health_check_run(integer)": {
-      // Refused for service_role too: the lease must be 1 to 3600 s (nothing starts).
+    "begin_mcp_health_check_run(integer,integer,uuid[],uuid[],integer,integer,integer,integer,jsonb)":
+      {
+        // Refused for service_role too: the lease must be 1 to 3600 s (nothing starts).
+        expect: serviceOnly(refused("22023", 400)),
+        args: () => ({ p_lease_seconds: 0 }),
+        snapshot: (s) => rowsText(s`select count(*) from mcp_health_check_runs`),
+      },
+    "claim_mcp_health_check_batch(uuid,integer,integer)": {
+      // Refused for service_role too: the lease must be 1 to 3600 s (nothing is claimed).
       expect: serviceOnly(refused("22023", 400)),
-      args: () => ({ p_lease_seconds: 0 }),
-      snapshot: (s) => rowsText(s`select count(*) from mcp_health_check_runs`),
+      args: (_t, fx) => ({ p_run_id: fx.run, p_lease_seconds: 0 }),
+      snapshot: (s) => rowsText(s`select * from mcp_health_check_batches order by id`),
     },
-    "record_mcp_health_check_run(uuid,jsonb,jsonb,uuid[],uuid[],integer,integer)": {
-      // A run that does not exist may not write (55000).
+    "record_mcp_health_check_batch(bigint,uuid,jsonb,jsonb)": {
+      // A batch this claim does not hold may not be written (55000).
       expect: serviceOnly(refused("55000", 500)),
-      args: () => ({ p_run_id: crypto.randomUUID(), p_results: [], p_summary: {} }),
+      args: (_t, fx) => ({
+        p_batch_id: Number(fx.batch),
+        p_claim: crypto.randomUUID(),
+        p_results: [],
+      }),
+    },
+    "extend_mcp_health_check_batch_lease(bigint,uuid)": {
+      // A claim that does not hold the batch renews nothing.
+      expect: serviceOnly(value(false)),
+      args: (_t, fx) => ({ p_batch_id: Number(fx.batch), p_claim: crypto.randomUUID() }),
+    },
+    "finish_mcp_health_check_run(uuid)": {
+      // The fixture's run has ended already.
+      expect: serviceOnly(value(true)),
+      args: (_t, fx) => ({ p_run_id: fx.run }),
+    },
+    "mcp_health_check_run_state(uuid)": {
+      expect: serviceOnly(value(null)),
+      args: () => ({ p_run_id: crypto.randomUUID() }),
+    },
+    "mcp_url_origin(text)": {
+      expect: serviceOnly(value("http://127.0.0.1:9")),
+      args: () => ({ url: "HTTP://127.0.0.1:9/mcp?x=1" }),
     },
 
     // Pure helpers of constraints, policies and usage recording: signed-in users and
@@ -847,6 +942,10 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
     "probe_target_key(jsonb)": {
       expect: helper(f.targetKeyOfTimeout5000),
       args: () => ({ config: { timeout: 5000 } }),
+    },
+    "probe_target_key(uuid,jsonb)": {
+      expect: helper(f.ownerTargetKeyOfTimeout5000),
+      args: (_t, fx) => ({ owner_id: fx.users.owner.id, config: { timeout: 5000 } }),
     },
 
     // Trigger functions: PostgREST does not expose them, and nobody may execute them.

@@ -61,22 +61,35 @@ Deno.test("mcp-health-check probes each target once and writes every connection'
   const users = await Promise.all(
     [1, 2, 3].map((i) => createUser(sql, { label: `hc-shared-${i}` })),
   );
+  // The first user's two agents share a config: one target. The other users' equal
+  // configs are targets of their own (a target never spans owners).
   const shared = await Promise.all(users.map((u) => connect(sql, u, serverId, { timeout: 3000 })));
+  shared.push(
+    await connect(
+      sql,
+      users[0]!,
+      serverId,
+      { timeout: 3000 },
+      await createAgent(sql, users[0]!.id),
+    ),
+  );
   const withKey = await connect(sql, users[0]!, serverId, {
     timeout: 3000,
     customHeaders: { "X-Key": "k" },
   }, await createAgent(sql, users[0]!.id));
 
   const res = await runHealthCheck({ serverIds: [serverId] });
-  assert.equal(res.status, 200);
-  assert.equal(res.body.connections, 4);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.connections, 5);
   assert.equal(res.body.servers, 1);
-  assert.equal(res.body.targets, 2, "the custom header makes a second target");
-  assert.equal(res.body.probed, 2);
-  assert.equal(res.body.healthy, 2);
+  assert.equal(res.body.targets, 4, "one per owner and config: the custom header makes another");
+  assert.equal(res.body.probed, 4);
+  assert.equal(res.body.healthy, 4);
   assert.equal(res.body.skipped, 0);
+  assert.equal(res.body.finished, true, "a cycle of one batch ends with its invocation");
+  assert.deepEqual(res.body.batch, { batchNo: 0, attempt: 1, targets: 4, probed: 4 });
   assert.ok(res.body.runId);
-  assert.equal(probesSeen(server), 2, "one probe per target, not per connection");
+  assert.equal(probesSeen(server), 4, "one probe per target, not per connection");
   assert.ok(
     server.requests.some((r) => r.headers["x-key"] === "k"),
     "the target's own headers are sent",
@@ -85,15 +98,19 @@ Deno.test("mcp-health-check probes each target once and writes every connection'
   const rows =
     await sql`select id, connection_status, connection_test_result from agent_mcp_connections
     where id = any(${sql.array([...shared, withKey])}::uuid[])`;
-  assert.equal(rows.length, 4);
+  assert.equal(rows.length, 5);
   for (const row of rows) {
     assert.equal(row.connection_status, "connected");
     assert.equal(row.connection_test_result.success, true);
     assert.equal(row.connection_test_result.toolCount, 2);
   }
-  const history = await sql`select count(*)::int as n from mcp_health_checks where run_id = ${res
-    .body.runId!}`;
-  assert.equal(history[0]!.n, 2, "one history row per target and run");
+  const history = await sql`select owner_id from mcp_health_checks where run_id = ${res
+    .body.runId!} order by owner_id`;
+  assert.deepEqual(
+    history.map((h) => h.owner_id),
+    [users[0]!.id, users[0]!.id, users[1]!.id, users[2]!.id].sort(),
+    "one history row per target and cycle, each with its owner",
+  );
 });
 
 Deno.test("a hanging server costs its own timeout, not the run's", async () => {
@@ -169,14 +186,19 @@ Deno.test("the health views give uptime and latency percentiles, to each user fo
   const serverId = await createServer(sql, "http://127.0.0.1:9/mcp", "Views server");
   const id = await connect(sql, owner, serverId, { timeout: 2000 });
   const config = sql.json({ timeout: 2000 });
-  const [{ key }] = await sql<[{ key: string }]>`select probe_target_key(${config}) as key`;
+  const [{ key }] = await sql<
+    [{ key: string }]
+  >`select probe_target_key(${owner.id}::uuid, ${config}) as key`;
   const [run] = await sql`insert into mcp_health_check_runs (lease_expires_at, finished_at)
     values (now() + interval '1 minute', now()) returning id`;
   // Last 24 h: 8 successes at 10..80 ms and 2 failures; three days ago: 10 successes.
   await sql`
     insert into mcp_health_checks
-      (run_id, mcp_server_instance_id, target_key, checked_at, success, latency_ms, error_class)
-    select ${run!.id}::uuid, ${serverId}::uuid, ${key}, checked_at, success, latency, error_class
+      (run_id, mcp_server_instance_id, owner_id, target_key, checked_at, success, latency_ms, error_class)
+    select ${
+    run!.id
+  }::uuid, ${serverId}::uuid, ${owner.id}::uuid, ${key}, checked_at, success, latency,
+           error_class
     from (
       select now() - make_interval(mins => i), true, i * 10, null from generate_series(1, 8) as i
       union all
@@ -207,11 +229,15 @@ Deno.test("the health views give uptime and latency percentiles, to each user fo
   );
   assert.equal(checks.body.length, 20, "the owner reads the history of their connection's target");
 
+  // The other user connects to the same server with the same config: the owner's
+  // history stays the owner's (issue 12: equal configs must not reveal each other).
+  await connect(sql, other, serverId, { timeout: 2000 });
   for (
     const path of [
       `agent_mcp_connection_health_summary?connection_id=eq.${id}`,
       `mcp_health_checks?mcp_server_instance_id=eq.${serverId}&select=id`,
       `agent_mcp_connection_health?connection_id=eq.${id}`,
+      `agent_mcp_connection_health_summary?checks_7d=gt.0`,
     ]
   ) {
     const res = await call<unknown[]>(`${stack.url}/rest/v1/${path}`, {
@@ -307,4 +333,225 @@ Deno.test("overlapping runs do not both write; a dry run writes nothing", async 
   const [health] =
     await sql`select consecutive_failures from agent_mcp_connection_health where connection_id = ${id}`;
   assert.equal(health!.consecutive_failures, 1, "counted once");
+});
+
+/** Waits until `check` holds (polled, no timing assertion), at most `ms`. */
+async function waitFor(check: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`gave up waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function cycleFinished(sql: postgres.Sql, runId: string): Promise<boolean> {
+  const [run] = await sql`select finished_at from mcp_health_check_runs where id = ${runId}`;
+  return Boolean(run?.finished_at);
+}
+
+Deno.test("issue 12: another user's secret header cannot be guessed through health history", async () => {
+  await using sql = openDb();
+  await using server = await startModernServer();
+  const serverId = await createServer(sql, server.url, "Secret server");
+  const owner = await createUser(sql, { label: "hc-secret-owner" });
+  const guesser = await createUser(sql, { label: "hc-secret-guesser" });
+  const ownerConnection = await connect(sql, owner, serverId, {
+    customHeaders: { "X-Api-Key": "0007" },
+  });
+  const first = await runHealthCheck({ serverIds: [serverId] });
+  assert.equal(first.status, 200, JSON.stringify(first.body));
+  assert.equal(first.body.probed, 1);
+
+  // The guesser tries 20 values, each on an agent of theirs, through PostgREST.
+  const agents = [];
+  for (let i = 0; i < 20; i++) agents.push(await createAgent(sql, guesser.id));
+  const asGuesser = { apikey: stack.anonKey, authorization: `Bearer ${guesser.token}` };
+  const created = await call<{ id: string }[]>(
+    `${stack.url}/rest/v1/agent_mcp_connections?select=id`,
+    {
+      method: "POST",
+      headers: {
+        ...asGuesser,
+        "content-type": "application/json",
+        prefer: "return=representation",
+      },
+      body: JSON.stringify(agents.map((agentId, i) => ({
+        agent_id: agentId,
+        mcp_server_instance_id: serverId,
+        connection_config: { customHeaders: { "X-Api-Key": String(i).padStart(4, "0") } },
+      }))),
+    },
+  );
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const guessed = await call<unknown[]>(
+    `${stack.url}/rest/v1/agent_mcp_connection_health_summary?checks_7d=gt.0&select=connection_id`,
+    { headers: asGuesser },
+  );
+  assert.equal(guessed.status, 200);
+  assert.deepEqual(guessed.body, [], "the matching guess shows none of the owner's checks");
+  const checks = await call<unknown[]>(
+    `${stack.url}/rest/v1/mcp_health_checks?mcp_server_instance_id=eq.${serverId}&select=id`,
+    { headers: asGuesser },
+  );
+  assert.deepEqual(checks.body, [], "nor does the history");
+
+  // The next cycle probes the owner's target and each guess on its own: no shared result.
+  const second = await runHealthCheck({ serverIds: [serverId] });
+  assert.equal(second.status, 200, JSON.stringify(second.body));
+  assert.equal(second.body.targets, 21, "the equal guess is a target of its own");
+  assert.equal(second.body.probed, 21);
+  const counts = await call<{ checks_7d: number }[]>(
+    `${stack.url}/rest/v1/agent_mcp_connection_health_summary?mcp_server_instance_id=eq.${serverId}&select=checks_7d`,
+    { headers: asGuesser },
+  );
+  assert.deepEqual(
+    counts.body.map((c) => c.checks_7d),
+    Array(20).fill(1),
+    "every guess has exactly its own one check: none stands out",
+  );
+  const [own] = await sql`select checks_7d::int as n from agent_mcp_connection_health_summary
+    where connection_id = ${ownerConnection}`;
+  assert.equal(own!.n, 2, "the owner keeps both of their checks");
+});
+
+Deno.test("a cycle larger than a batch is spread over invocations that start each other", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "hc-fanout" });
+  const servers = await Promise.all([1, 2, 3, 4, 5].map(() => startModernServer()));
+  try {
+    const ids: string[] = [];
+    for (const server of servers) {
+      const id = await createServer(sql, server.url, "Fan-out");
+      ids.push(id);
+      await connect(sql, user, id, { timeout: 3000 }, await createAgent(sql, user.id));
+    }
+    const res = await runHealthCheck({ serverIds: ids, batchSize: 2, parallelism: 2 });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.targets, 5);
+    assert.equal(res.body.batches, 3);
+    assert.equal(res.body.batch?.targets, 2, "the first invocation probed one batch");
+    const runId = res.body.runId!;
+    await waitFor(() => cycleFinished(sql, runId), "the cycle to finish");
+
+    const [run] = await sql`select batches_done, probed, healthy, skipped
+      from mcp_health_check_runs where id = ${runId}`;
+    assert.deepEqual({ ...run }, { batches_done: 3, probed: 5, healthy: 5, skipped: 0 });
+    const batches = await sql`select batch_no, state, attempts, target_count
+      from mcp_health_check_batches where run_id = ${runId} order by batch_no`;
+    assert.deepEqual(batches.map((b) => [b.batch_no, b.state, b.attempts, b.target_count]), [
+      [0, "done", 1, 2],
+      [1, "done", 1, 2],
+      [2, "done", 1, 1],
+    ]);
+    assert.deepEqual(servers.map(probesSeen), [1, 1, 1, 1, 1], "each server probed once");
+    const [written] = await sql`select count(*)::int as n from agent_mcp_connections
+      where mcp_server_instance_id = any(${
+      sql.array(ids)
+    }::uuid[]) and connection_test_result is not null`;
+    assert.equal(written!.n, 5);
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+  }
+});
+
+Deno.test("a killed invocation's batch is retried by a later invocation once its lease ran out", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "hc-killed" });
+  await using server = await startModernServer();
+  const serverId = await createServer(sql, server.url, "Killed");
+  const id = await connect(sql, user, serverId, { timeout: 3000 });
+
+  // An invocation starts a cycle with a 2 s lease, claims its batch, and dies.
+  const [{ run_id: runId }] = await sql<[{ run_id: string }]>`
+    select run_id from begin_mcp_health_check_run(2, 100, array[${serverId}]::uuid[])`;
+  const [claim] = await sql`select claim_mcp_health_check_batch(${runId}, 2) as body`;
+  assert.equal(claim!.body.batch.attempt, 1);
+  const busy = await runHealthCheck({ serverIds: [serverId] });
+  assert.equal(busy.status, 409, "while its lease holds, the cycle is in progress");
+  assert.equal(busy.body.error.code, "run_in_progress");
+
+  await waitFor(async () => {
+    const [row] = await sql`select lease_expires_at < now() as expired
+      from mcp_health_check_batches where run_id = ${runId}`;
+    return row!.expired;
+  }, "the lease to run out");
+  const res = await runHealthCheck({});
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.runId, runId, "the next call continues the dead cycle");
+  assert.equal(res.body.resumed, true);
+  assert.deepEqual(res.body.batch, { batchNo: 0, attempt: 2, targets: 1, probed: 1 });
+  assert.equal(res.body.finished, true);
+  assert.equal(probesSeen(server), 1);
+  const [row] = await sql`select connection_status, connection_test_result
+    from agent_mcp_connections where id = ${id}`;
+  assert.equal(row!.connection_status, "connected");
+  assert.equal(row!.connection_test_result.success, true);
+});
+
+Deno.test("one owner's 500 configs on a shared server do not starve another owner's check", async () => {
+  await using sql = openDb();
+  await using server = await startModernServer();
+  const serverId = await createServer(sql, server.url, "Shared and crowded");
+  const crowd = await createUser(sql, { label: "hc-crowd" });
+  const other = await createUser(sql, { label: "hc-crowd-other" });
+  await sql`
+    with agents as (
+      insert into agents (user_id, name)
+      select ${crowd.id}, 'Crowd ' || n from generate_series(1, 500) as n
+      returning id
+    )
+    insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by, connection_config)
+    select a.id, ${serverId}, ${crowd.id},
+           jsonb_build_object('timeout', 3000, 'retryAttempts', 2,
+                              'customHeaders', jsonb_build_object('X-Tenant', a.id::text))
+    from agents as a
+  `;
+  const otherConnection = await connect(sql, other, serverId, { timeout: 3000, retryAttempts: 0 });
+
+  // Cap 20 targets per owner; 30 attempts for the origin (the crowd's cost 3 each).
+  const res = await runHealthCheck({
+    serverIds: [serverId],
+    batchSize: 4,
+    parallelism: 1,
+    maxTargetsPerOwner: 20,
+    maxAttemptsPerOrigin: 30,
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const [early] = await sql`select connection_test_result from agent_mcp_connections
+    where id = ${otherConnection}`;
+  assert.equal(
+    early!.connection_test_result?.success,
+    true,
+    "the other owner's target was in the first batch",
+  );
+  await waitFor(() => cycleFinished(sql, res.body.runId!), "the cycle to finish");
+  const [run] = await sql`select targets, probed, skipped, skip_reasons
+    from mcp_health_check_runs where id = ${res.body.runId!}`;
+  assert.deepEqual({ ...run }, {
+    targets: 501,
+    probed: 10,
+    skipped: 491,
+    skip_reasons: { owner_cap: 480, origin_budget: 11 },
+  });
+  assert.equal(probesSeen(server), 10, "the origin received its budget, not 501 probes");
+});
+
+Deno.test("servers that are not running are skipped, and the cycle says why", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "hc-stopped" });
+  await using server = await startModernServer();
+  const serverId = await createServer(sql, server.url, "Stopped");
+  await sql`update account_tool_instances set status_on_toolbox = 'stopped' where id = ${serverId}`;
+  const id = await connect(sql, user, serverId, { timeout: 3000 });
+  const res = await runHealthCheck({ serverIds: [serverId] });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.targets, 1);
+  assert.equal(res.body.probed, 0);
+  assert.equal(res.body.skipped, 1);
+  assert.deepEqual(res.body.skipReasons, { server_not_running: 1 });
+  assert.equal(res.body.finished, true);
+  assert.equal(probesSeen(server), 0, "the server was not probed");
+  const [row] =
+    await sql`select connection_test_result from agent_mcp_connections where id = ${id}`;
+  assert.equal(row!.connection_test_result, null);
 });

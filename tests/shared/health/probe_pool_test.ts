@@ -6,6 +6,7 @@ import type { ConnectionTestResult } from "../../../shared/schemas/test_result.t
 function target(url: string | null, timeout = 1000): ProbeTarget {
   return {
     serverId: crypto.randomUUID(),
+    ownerId: "o",
     targetKey: "k",
     url,
     probeConfig: { timeout },
