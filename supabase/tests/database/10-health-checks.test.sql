@@ -16,10 +16,15 @@ update public.agent_mcp_connections set connection_config = '{"timeout": 30000}'
 where id = 'b2000000-0000-4000-8000-000000000002';
 update public.agent_mcp_connections set connection_status = 'connected'
 where id in ('a2000000-0000-4000-8000-000000000001', 'b2000000-0000-4000-8000-000000000002');
--- The owner also uses server two, which is stopped.
+-- The owner also uses server two, which was stopped after they connected (a
+-- stopped server takes no new connection).
+update public.account_tool_instances set status_on_toolbox = 'running'
+where id = 'd0000000-0000-4000-8000-000000000002';
 insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id, created_by, connection_config)
 values ('a1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002',
         'a0000000-0000-4000-8000-000000000001', '{}');
+update public.account_tool_instances set status_on_toolbox = 'stopped'
+where id = 'd0000000-0000-4000-8000-000000000002';
 
 -- Claims taken in this file, by name; results for every target of a claimed batch.
 create temporary table claims (name text primary key, body jsonb);
@@ -67,14 +72,14 @@ $$, $$ values ('server_not_running') $$, 'a server that is not running is skippe
 -- The owner connects to server three with a secret header; a cycle checks it.
 select tests.clear_authentication();
 insert into public.account_tool_instances (id, instance_name_on_toolbox, status_on_toolbox, mcp_server_url)
-values ('d0000000-0000-4000-8000-000000000003', 'Server three', 'running', 'http://127.0.0.1:9/three');
+values ('d0000000-0000-4000-8000-0000000000e3', 'Server three', 'running', 'http://127.0.0.1:9/three');
 insert into public.agent_mcp_connections (id, agent_id, mcp_server_instance_id, created_by, connection_config)
 values ('a2000000-0000-4000-8000-0000000000a3', 'a1000000-0000-4000-8000-000000000001',
-        'd0000000-0000-4000-8000-000000000003', 'a0000000-0000-4000-8000-000000000001',
+        'd0000000-0000-4000-8000-0000000000e3', 'a0000000-0000-4000-8000-000000000001',
         '{"customHeaders": {"X-Api-Key": "0007"}}');
 select tests.authenticate_as_service_role();
 select lives_ok($$
-    select begin_mcp_health_check_run(60, 100, array['d0000000-0000-4000-8000-000000000003'::uuid])
+    select begin_mcp_health_check_run(60, 100, array['d0000000-0000-4000-8000-0000000000e3'::uuid])
 $$, 'a cycle checks the owner''s connection to server three');
 insert into claims
 select 'secret', claim_mcp_health_check_batch((select id from mcp_health_check_runs where finished_at is null), 60);
@@ -90,16 +95,16 @@ from generate_series(0, 19) as n;
 select tests.authenticate_as('b0000000-0000-4000-8000-000000000002');
 insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id, connection_config)
 select ('b1000000-0000-4000-8000-0000000001' || lpad(n::text, 2, '0'))::uuid,
-       'd0000000-0000-4000-8000-000000000003',
+       'd0000000-0000-4000-8000-0000000000e3',
        jsonb_build_object('customHeaders', jsonb_build_object('X-Api-Key', lpad(n::text, 4, '0')))
 from generate_series(0, 19) as n;
 select is((select count(*)::int from agent_mcp_connection_health_summary
-           where mcp_server_instance_id = 'd0000000-0000-4000-8000-000000000003'), 20,
+           where mcp_server_instance_id = 'd0000000-0000-4000-8000-0000000000e3'), 20,
     'the guessing user sees their 20 connections in the summary');
 select is((select count(*)::int from agent_mcp_connection_health_summary
-           where mcp_server_instance_id = 'd0000000-0000-4000-8000-000000000003' and checks_7d > 0), 0,
+           where mcp_server_instance_id = 'd0000000-0000-4000-8000-0000000000e3' and checks_7d > 0), 0,
     'none of them shows a check: the matching guess reads nothing of the owner''s history');
-select is_empty($$ select id from mcp_health_checks where mcp_server_instance_id = 'd0000000-0000-4000-8000-000000000003' $$,
+select is_empty($$ select id from mcp_health_checks where mcp_server_instance_id = 'd0000000-0000-4000-8000-0000000000e3' $$,
     'the guessing user reads none of the owner''s checks');
 select tests.clear_authentication();
 select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
@@ -108,7 +113,7 @@ select is((select checks_7d::int from agent_mcp_connection_health_summary
     'the owner sees their own check');
 select tests.clear_authentication();
 select tests.authenticate_as_service_role();
-select is((select count(*)::int from mcp_health_check_targets(array['d0000000-0000-4000-8000-000000000003'::uuid])), 21,
+select is((select count(*)::int from mcp_health_check_targets(array['d0000000-0000-4000-8000-0000000000e3'::uuid])), 21,
     'the owner''s config and the equal guess are two targets: nobody shares a probe or its result');
 
 -- =============================================================================
@@ -282,7 +287,7 @@ create trigger count_writes after insert or update or delete on public.mcp_healt
     for each statement execute function pg_temp.count_write();
 -- Server three now has 21 targets (the owner's and 20 guesses): a batch of 1 and a batch of 20.
 select tests.authenticate_as_service_role();
-select ok((select run_id from begin_mcp_health_check_run(60, 20, array['d0000000-0000-4000-8000-000000000003'::uuid]))
+select ok((select run_id from begin_mcp_health_check_run(60, 20, array['d0000000-0000-4000-8000-0000000000e3'::uuid]))
     is not null, 'a cycle of 21 targets in batches of 20 starts');
 insert into claims
 select 'big', claim_mcp_health_check_batch((select id from mcp_health_check_runs where finished_at is null), 60);
@@ -310,17 +315,17 @@ select is((select n from write_count), 7 + 2,
 -- the owner has one. With a cap of 5 per owner the owner's target comes in the first two.
 select results_eq($$
     select skip_reason, count(*)::int from mcp_health_check_targets(
-        array['d0000000-0000-4000-8000-000000000003'::uuid], null, 5, 1000, 'seed')
+        array['d0000000-0000-4000-8000-0000000000e3'::uuid], null, 5, 1000, 'seed')
     group by skip_reason order by skip_reason nulls first
 $$, $$ values (null::text, 6), ('owner_cap', 15) $$,
     'an owner with 20 configs gets 5 targets in a cycle, the rest are skipped as owner_cap');
 select ok((select target_position <= 2 from mcp_health_check_targets(
-        array['d0000000-0000-4000-8000-000000000003'::uuid], null, 5, 1000, 'seed')
+        array['d0000000-0000-4000-8000-0000000000e3'::uuid], null, 5, 1000, 'seed')
     where owner_id = 'a0000000-0000-4000-8000-000000000001'),
     'the owner with one config is probed among the first two targets, not behind the other''s 20');
 select results_eq($$
     select skip_reason, count(*)::int from mcp_health_check_targets(
-        array['d0000000-0000-4000-8000-000000000003'::uuid], null, 50, 9, 'seed')
+        array['d0000000-0000-4000-8000-0000000000e3'::uuid], null, 50, 9, 'seed')
     group by skip_reason order by skip_reason nulls first
 $$, $$ values (null::text, 3), ('origin_budget', 18) $$,
     'an origin gets at most its budget of attempts (3 targets of 1 + 2 retries in 9), the rest are skipped');
