@@ -45,7 +45,11 @@ export function supabaseCli(
     options.workdir ?? root,
     "--agent",
     "no",
-  ], { cwd: root, env: { DO_NOT_TRACK: "1" } });
+  ], {
+    cwd: root,
+    // Runs made by the stack and the tests: no telemetry, no update check.
+    env: { SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1", SUPABASE_NO_UPDATE_NOTIFIER: "1" },
+  });
 }
 
 async function cliOrThrow(args: string[], options: { workdir?: string } = {}): Promise<RunResult> {

@@ -7,7 +7,9 @@
  * - twice onto a database whose platform already has `agents`, `account_tool_instances`
  *   and `user_roles`, in shapes of its own (extra columns, an enum role, an identity id,
  *   no `mcp_server_url`, its own agents policy) and with data: everything stays, the
- *   platform's own policy is neither loosened nor doubled, and the module works on top.
+ *   platform's own policy is neither loosened nor doubled, and the module works on top;
+ * - onto a platform whose servers table has its own policy and no grant for service_role
+ *   (no default privileges, as on a project created today): the health check reads it.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -95,7 +97,7 @@ async function withCluster(
     await platform.end();
     // Each scenario gets a copy of the bootstrapped database (roles are cluster-wide).
     const admin = connect("template1");
-    for (const name of ["fresh", "existing"]) {
+    for (const name of ["fresh", "existing", "policed"]) {
       await admin.unsafe(`create database ${name} template postgres`);
       await admin.unsafe(`alter database ${name} set search_path to "$user", public, extensions`);
     }
@@ -281,6 +283,53 @@ Deno.test("the migrations apply twice, and onto a platform that already has its 
         // privileges, as on a project created today).
         await sql`insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
                   values (${agent!.id}, ${server!.id}, ${owner})`;
+        const targets = await sql.begin(async (tx) => {
+          await tx`set local role service_role`;
+          return [
+            ...await tx`
+            select mcp_server_instance_id, connections from mcp_health_check_targets(null, null)`,
+          ];
+        });
+        assert.deepEqual(targets, [{ mcp_server_instance_id: server!.id, connections: 1 }]);
+      },
+    );
+
+    await t.step(
+      "a platform whose servers table has its own policy: the health check (service_role) reads it",
+      async () => {
+        const sql = connect("policed");
+        await sql.unsafe(`
+        create table public.account_tool_instances (
+            id uuid primary key default gen_random_uuid(),
+            instance_name_on_toolbox text not null,
+            status_on_toolbox text not null default 'running',
+            mcp_server_url text,
+            created_at timestamptz not null default now(),
+            updated_at timestamptz not null default now()
+        );
+        alter table public.account_tool_instances enable row level security;
+        create policy "Members read servers" on public.account_tool_instances
+            for select to authenticated using (true);
+        grant select on public.account_tool_instances to authenticated;
+      `);
+        await applyAllMigrations(sql);
+        // The platform's policy and grants stay; service_role gets SELECT, nothing more.
+        const [acl] = await sql`select relacl::text[] as acl from pg_class
+                                where oid = 'public.account_tool_instances'::regclass`;
+        assert.deepEqual(acl!.acl, [
+          "postgres=arwdDxt/postgres",
+          "authenticated=r/postgres",
+          "service_role=r/postgres",
+        ]);
+        const userId = crypto.randomUUID();
+        await sql`insert into auth.users (id, email) values (${userId}, 'policed@tests.local')`;
+        const [agent] =
+          await sql`insert into agents (user_id, name) values (${userId}, 'Agent') returning id`;
+        const [server] = await sql`
+        insert into account_tool_instances (instance_name_on_toolbox, mcp_server_url)
+        values ('Server', 'https://mcp.example.com/mcp') returning id`;
+        await sql`insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
+                  values (${agent!.id}, ${server!.id}, ${userId})`;
         const targets = await sql.begin(async (tx) => {
           await tx`set local role service_role`;
           return [
