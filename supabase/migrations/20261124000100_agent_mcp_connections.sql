@@ -581,6 +581,11 @@ begin
         return new;
     end if;
 
+    -- A row that exists already is left to the insert's ON CONFLICT (a seed applied
+    -- twice); an agent the caller cannot see, to the insert policy.
+    if tg_op = 'INSERT' and exists (select 1 from public.agent_mcp_connections as c where c.id = new.id) then
+        return new;
+    end if;
     select a.user_id into owner_id from public.agents as a where a.id = new.agent_id;
     if not found then
         return new;

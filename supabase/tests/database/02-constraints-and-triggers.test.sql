@@ -1,6 +1,6 @@
 -- Constraints, foreign keys and triggers of agent_mcp_connections.
 begin;
-select plan(42);
+select plan(43);
 \ir _helpers.psql
 
 -- -----------------------------------------------------------------------------
@@ -91,6 +91,12 @@ delete from public.agent_mcp_connections where id = 'b2000000-0000-4000-8000-000
 insert into public.agent_mcp_connections (id, agent_id, mcp_server_instance_id, created_by)
 values ('b2000000-0000-4000-8000-000000000002', 'b1000000-0000-4000-8000-000000000002',
         'd0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000002');
+select lives_ok($$
+    insert into public.agent_mcp_connections (id, agent_id, mcp_server_instance_id, created_by)
+    values ('b2000000-0000-4000-8000-000000000002', 'b1000000-0000-4000-8000-000000000002',
+            'd0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000002')
+    on conflict do nothing
+$$, 'inserting an existing row again with ON CONFLICT DO NOTHING is a no-op (a seed applied twice)');
 
 select lives_ok($$
     update public.agent_mcp_connections

@@ -77,6 +77,26 @@ Deno.test("POST /connections", async (t) => {
     assert.equal(res.body.error.code, "mcp_server_not_found");
   });
 
+  for (const status of ["pending", "starting", "stopped", "error"]) {
+    await t.step(
+      `answers 409 mcp_server_not_running for a ${status} server, and writes nothing`,
+      async () => {
+        const agentId = await createAgent(sql, owner.id);
+        const server = await createServer(sql, "http://127.0.0.1:9/mcp", `A ${status} server`);
+        await sql`update account_tool_instances set status_on_toolbox = ${status} where id = ${server}`;
+        const res = await api<ErrorBody>("POST", "/connections", {
+          token: owner.token,
+          body: { agentId, mcpServerInstanceId: server },
+        });
+        assert.equal(res.status, 409);
+        assert.equal(res.body.error.code, "mcp_server_not_running");
+        assert.deepEqual(res.body.error.details, { serverStatus: status });
+        const rows = await sql`select 1 from agent_mcp_connections where agent_id = ${agentId}`;
+        assert.equal(rows.length, 0);
+      },
+    );
+  }
+
   await t.step("answers 400 for an invalid config, and writes nothing", async () => {
     const agentId = await createAgent(sql, owner.id);
     for (

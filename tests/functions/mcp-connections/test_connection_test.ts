@@ -137,6 +137,27 @@ Deno.test("POST /connections/:id/test", async (t) => {
     },
   );
 
+  await t.step(
+    "answers 409 mcp_server_not_running when the server stopped, probing nothing and changing nothing",
+    async () => {
+      const [server] = await sql`
+        insert into account_tool_instances (instance_name_on_toolbox, mcp_server_url)
+        values ('Stops', 'http://127.0.0.1:9/mcp') returning id`;
+      const agentId = await createAgent(sql, user.id);
+      const id = await connect(user.token, agentId, server!.id);
+      await sql`update account_tool_instances set status_on_toolbox = 'stopped' where id = ${
+        server!.id
+      }`;
+      const before = await sql`select * from agent_mcp_connections where id = ${id}`;
+      const res = await api<ErrorBody>("POST", `/connections/${id}/test`, { token: user.token });
+      assert.equal(res.status, 409);
+      assert.equal(res.body.error.code, "mcp_server_not_running");
+      assert.deepEqual(res.body.error.details, { serverStatus: "stopped" });
+      const after = await sql`select * from agent_mcp_connections where id = ${id}`;
+      assert.deepEqual(after, before);
+    },
+  );
+
   await t.step("answers 404 for an unknown connection", async () => {
     const res = await api<ErrorBody>("POST", `/connections/${crypto.randomUUID()}/test`, {
       token: user.token,
