@@ -903,8 +903,9 @@ begin
         raise exception 'health check batch % is not held by this claim', p_batch_id
             using errcode = '55000';
     end if;
-    -- 2. The cycle's row: one batch writes at a time, so each sees the others' counts.
-    select * into run_row from public.mcp_health_check_runs where id = batch.run_id for update;
+    -- 2. The cycle's options (read only: its row is locked only for the counts, at
+    --    the end, so batches of one cycle write their outcomes in parallel).
+    select * into run_row from public.mcp_health_check_runs where id = batch.run_id;
 
     -- 3. History, per-connection health and the connections: one statement.
     --    A failure counts towards the threshold; the first success resets it.
@@ -1021,7 +1022,9 @@ begin
     where b.id = batch.id;
 
     -- 5. The cycle's counts (skips by reason: what the invocation reported, and any
-    --    target it left unreported as "unreported").
+    --    target it left unreported as "unreported"). This takes the cycle's row lock:
+    --    batches ending at once pass here one at a time, so the check below (a new
+    --    statement, after the lock) sees every other batch that ended before.
     update public.mcp_health_check_runs as r
     set batches_done = r.batches_done + 1,
         probed = r.probed + outcome.probed,
