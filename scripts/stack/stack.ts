@@ -15,6 +15,7 @@ import { type ApiKeys, LOCAL_API_KEYS, localJwks } from "./keys.ts";
 import { applyPendingMigrations, applyScript, applySeeds } from "./migrations.ts";
 import {
   checkCanRunPostgres,
+  clusterRootFor,
   findPostgresBinaries,
   PostgresCluster,
   postgresMajorVersion,
@@ -30,7 +31,11 @@ export const DEMO_MCP_SERVER_ID = "33333333-3333-4333-8333-333333333333";
 const DB_PASSWORD = "postgres";
 
 export interface StackOptions {
-  /** Folder for the cluster and logs (default `<project>/.stack`). Kept across restarts. */
+  /**
+   * Folder for the cluster and logs (default `<project>/.stack`). Kept across restarts. The
+   * cluster lives in `<stateDir>/db`, or, when run as root and the postgres OS user cannot
+   * enter stateDir, in `/var/tmp/agent-mcp-connections-<hash>/db` (see clusterRootFor).
+   */
   stateDir?: string;
   /** Gateway port; 0 picks a free one (default: api.port of config.toml). */
   apiPort?: number;
@@ -172,7 +177,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     const major = await postgresMajorVersion(bin);
     progress(`PostgreSQL ${major} from ${bin}`);
     cluster = new PostgresCluster(bin, {
-      root: join(stateDir, "db"),
+      root: await clusterRootFor(stateDir),
       port: dbPort,
       password: DB_PASSWORD,
       ephemeral: options.ephemeral,
