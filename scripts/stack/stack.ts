@@ -164,8 +164,15 @@ export function functionWorkerSpawner(
       "--allow-sys",
       "--no-prompt",
       `--v8-flags=${v8Flags.join(",")}`,
-      "--config",
-      fn.importMap ?? join(projectRoot, "deno.json"),
+      // As deployed: the function's import map only (config.toml `import_map`), none of the
+      // project's deno.json (dev packages, unstable flags); the versions the tests ran, from
+      // deno.lock, read only (--frozen: a resolution it does not hold is an error).
+      "--no-config",
+      "--import-map",
+      fn.importMap ?? join(projectRoot, "supabase/functions/import_map.json"),
+      "--lock",
+      join(projectRoot, "deno.lock"),
+      "--frozen",
       join(projectRoot, "scripts/stack/function_host.ts"),
     ], {
       cwd: projectRoot,
