@@ -25,13 +25,12 @@
  *
  * How this model measures, and where it is exact or approximate:
  *
- * - CPU: the user + system time of the worker's main thread (`/proc/<pid>/task/<pid>/stat`,
+ * - CPU: the time the worker's main thread ran (`/proc/<pid>/task/<pid>/schedstat`, in ns,
  *   where V8 runs the function's JavaScript; I/O waits cost nothing, as on the platform),
  *   counted from when the worker was ready (its boot is not counted: the platform boots an
  *   eszip in milliseconds, a local `deno run` spends hundreds of ms loading modules) and
  *   accumulated over the worker's life, as the per_worker supervisor does. Read every
- *   `pollMs` (25 ms) in 10 ms clock ticks, so a limit fires up to ~35 ms late (the platform
- *   arms a CPU timer). V8's helper threads (concurrent GC, compilation) are not counted;
+ *   25 ms, so a limit fires up to ~25 ms late (the platform arms a CPU timer). V8's helper threads (concurrent GC, compilation) are not counted;
  *   the platform's thread CPU timer does not count them either.
  * - Memory: the growth of the process's resident set over its size when ready (the platform
  *   counts the isolate's heap and external memory; a `deno run` process carries ~100 MB of
@@ -69,6 +68,32 @@ export const HOSTED_LIMITS: EdgeRuntimeLimits = {
   requestIdleTimeoutMs: 150_000,
 };
 
+/** Environment variables of the stack's process that override a limit (e.g. the paid plan). */
+export const LIMIT_VARIABLES: Record<string, keyof EdgeRuntimeLimits> = {
+  EDGE_RUNTIME_CPU_SOFT_LIMIT_MS: "cpuSoftLimitMs",
+  EDGE_RUNTIME_CPU_HARD_LIMIT_MS: "cpuHardLimitMs",
+  EDGE_RUNTIME_MEMORY_LIMIT_MB: "memoryLimitMb",
+  EDGE_RUNTIME_WALL_CLOCK_LIMIT_MS: "wallClockLimitMs",
+  EDGE_RUNTIME_REQUEST_IDLE_TIMEOUT_MS: "requestIdleTimeoutMs",
+};
+
+/** The limits set in `env` (see LIMIT_VARIABLES); throws on a value that is not a positive integer. */
+export function limitsFromEnvironment(
+  env: Record<string, string | undefined>,
+): Partial<EdgeRuntimeLimits> {
+  const limits: Partial<EdgeRuntimeLimits> = {};
+  for (const [name, key] of Object.entries(LIMIT_VARIABLES)) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) {
+      throw new Error(`${name}=${value}: must be a positive whole number`);
+    }
+    limits[key] = n;
+  }
+  return limits;
+}
+
 /** The platform's 546 body and error code. */
 export const WORKER_LIMIT_STATUS = 546;
 export const WORKER_LIMIT_BODY = {
@@ -102,8 +127,19 @@ async function ticksPerSecond(): Promise<number> {
   return clockTicksPerSecond;
 }
 
-/** CPU ms of a process's main thread (user + system), or null when it is gone. */
+/**
+ * CPU ms of a process's main thread, or null when it is gone: from `schedstat` (the time the
+ * scheduler ran the thread, in ns), else from `stat` (user + system, in clock ticks).
+ */
 export async function mainThreadCpuMs(pid: number): Promise<number | null> {
+  try {
+    const ns = Number(
+      (await Deno.readTextFile(`/proc/${pid}/task/${pid}/schedstat`)).split(" ")[0],
+    );
+    if (Number.isFinite(ns)) return ns / 1e6;
+  } catch {
+    // no schedstat (or the process is gone): try stat
+  }
   try {
     const text = await Deno.readTextFile(`/proc/${pid}/task/${pid}/stat`);
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
@@ -138,6 +174,8 @@ export interface WorkerStats {
   cpuMs: number;
   /** Pid of the worker taking new requests, if one is ready. */
   currentPid: number | null;
+  /** Whether that worker is retired (it serves until its replacement is ready). */
+  currentRetired: boolean;
 }
 
 class Worker {
@@ -205,6 +243,7 @@ export class FunctionWorkers {
       requests: this.#stats.requests,
       cpuMs: this.#stats.cpuMsEnded + live,
       currentPid: this.#current?.service.pid ?? null,
+      currentRetired: this.#current?.retiredFor != null,
     };
   }
 

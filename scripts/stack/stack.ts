@@ -22,7 +22,11 @@ import {
 } from "./postgres_cluster.ts";
 import { findPostgrest, startPostgrest } from "./postgrest.ts";
 import { freePort, isPortOpen, type LogTarget, Service, waitFor } from "./processes.ts";
-import { type EdgeRuntimeLimits, FunctionWorkers } from "./function_workers.ts";
+import {
+  type EdgeRuntimeLimits,
+  FunctionWorkers,
+  limitsFromEnvironment,
+} from "./function_workers.ts";
 import {
   functionEnvironment,
   platformEnvironment,
@@ -63,7 +67,10 @@ export interface StackOptions {
   functionEnv?: Record<string, string>;
   /** A dotenv file of secrets (dev: supabase/functions/.env, as `supabase functions serve`). */
   secretsFile?: string;
-  /** The Edge Runtime's limits (default: the hosted ones, function_workers.ts). */
+  /**
+   * The Edge Runtime's limits (default: the hosted ones, function_workers.ts; the stack's
+   * EDGE_RUNTIME_* environment variables override them, these options override both).
+   */
   edgeRuntimeLimits?: Partial<EdgeRuntimeLimits>;
   /** Progress messages. */
   onProgress?: (message: string) => void;
@@ -312,6 +319,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...options.functionEnv,
     };
     const functionEnv = functionEnvironment(platformEnvironment({ url, dbUrl, keys }), secrets);
+    const limits = {
+      ...limitsFromEnvironment(Deno.env.toObject()),
+      ...options.edgeRuntimeLimits,
+    };
     const routes: GatewayRoutes = { rest: restUrl, functions: new Map() };
     const starting: Promise<void>[] = [];
     for (const fn of config.functions) {
@@ -323,7 +334,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       const log = logTarget(fn.name);
       const workers = new FunctionWorkers({
         name: fn.name,
-        limits: options.edgeRuntimeLimits,
+        limits,
         log: (line) => writeLogLine(log, line),
         spawn: functionWorkerSpawner({ projectRoot, fn, functionEnv, watch: options.watch, log }),
       });

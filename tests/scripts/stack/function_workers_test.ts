@@ -16,6 +16,8 @@ import {
 import {
   type EdgeRuntimeLimits,
   FunctionWorkers,
+  HOSTED_LIMITS,
+  limitsFromEnvironment,
   WORKER_LIMIT_BODY,
 } from "../../../scripts/stack/function_workers.ts";
 import { LOCAL_API_KEYS } from "../../../scripts/stack/keys.ts";
@@ -220,4 +222,25 @@ Deno.test("functionEnvironment() refuses secrets named like the platform's", () 
     !("JWT_SECRET" in functionEnvironment(platform, {})),
     "no legacy JWT secret by default",
   );
+});
+
+Deno.test("limitsFromEnvironment() reads EDGE_RUNTIME_* overrides and refuses bad values", () => {
+  assert.deepEqual(limitsFromEnvironment({}), {});
+  assert.deepEqual(
+    limitsFromEnvironment({
+      EDGE_RUNTIME_WALL_CLOCK_LIMIT_MS: "400000",
+      EDGE_RUNTIME_CPU_HARD_LIMIT_MS: "2000",
+    }),
+    { wallClockLimitMs: 400_000, cpuHardLimitMs: 2_000 },
+  );
+  assert.throws(() => limitsFromEnvironment({ EDGE_RUNTIME_MEMORY_LIMIT_MB: "lots" }), /positive/);
+  assert.throws(() => limitsFromEnvironment({ EDGE_RUNTIME_MEMORY_LIMIT_MB: "-1" }), /positive/);
+  // The hosted defaults: 2 s CPU (retired at half), 256 MB, 150 s wall clock and idle timeout.
+  assert.deepEqual(HOSTED_LIMITS, {
+    cpuSoftLimitMs: 1_000,
+    cpuHardLimitMs: 2_000,
+    memoryLimitMb: 256,
+    wallClockLimitMs: 150_000,
+    requestIdleTimeoutMs: 150_000,
+  });
 });
