@@ -142,6 +142,22 @@ Deno.test("a worker past its CPU soft limit finishes its request, then retires",
   assert.deepEqual(fixture.workers.stats().terminated, {});
 });
 
+Deno.test("CPU is charged per request: requests under the limit never add up to it", async () => {
+  await using fixture = await startFixture({ cpuSoftLimitMs: 200, cpuHardLimitMs: 400 });
+  const pids = new Set<number>();
+  for (let i = 0; i < 8; i++) {
+    const burn = await fixture.get("/limits/burn?ms=80");
+    assert.equal(burn.status, 200);
+    pids.add(pidOf(burn.body));
+  }
+  assert.equal(pids.size, 1, "8 × 80 ms of CPU on one worker, over 400 ms in all");
+  assert.deepEqual(fixture.workers.stats().terminated, {});
+  assert.deepEqual(fixture.workers.stats().retired, {});
+  await fixture.workers.refresh();
+  const total = fixture.workers.stats().cpuMs;
+  assert.ok(total > 400, `the worker used ${total} ms in all, more than the hard limit`);
+});
+
 Deno.test("a worker past its memory limit is terminated: 546, then a fresh worker", async () => {
   await using fixture = await startFixture({ memoryLimitMb: 64 });
   const first = pidOf((await fixture.get("/limits/ok")).body);

@@ -4,10 +4,13 @@
  *
  *   GET /limits/ok              -> {pid}
  *   GET /limits/env             -> {names}: the environment variables it sees
- *   GET /limits/burn?ms=N       -> burns N ms of CPU in one go, then {pid}
+ *   GET /limits/burn?ms=N       -> burns N ms of CPU (not wall time: the machine may be busy)
+ *                                  in one go, then {pid}
  *   GET /limits/allocate?mb=N   -> keeps N MB allocated, waits ?holdMs (default 10 s), {pid}
  *   GET /limits/sleep?ms=N      -> waits N ms without CPU, then {pid}
  */
+import process from "node:process";
+
 const kept: Uint8Array[] = [];
 
 Deno.serve(async (request) => {
@@ -20,9 +23,15 @@ Deno.serve(async (request) => {
     case "/limits/env":
       return Response.json({ names: Object.keys(Deno.env.toObject()).sort() });
     case "/limits/burn": {
-      const until = performance.now() + number("ms");
+      const cpuMicros = () => {
+        const usage = process.cpuUsage();
+        return usage.user + usage.system;
+      };
+      const until = cpuMicros() + number("ms") * 1000;
       let x = 0;
-      while (performance.now() < until) x += Math.sqrt(x + 1);
+      while (cpuMicros() < until) {
+        for (let i = 0; i < 10_000; i++) x += Math.sqrt(x + 1);
+      }
       return Response.json({ pid: Deno.pid, x: x > 0 });
     }
     case "/limits/allocate": {
