@@ -226,7 +226,10 @@ export async function runFunctionCpuScenario(
       for (let i = 0; i < largest; i++) servers.push(await startModernServer({ tools: 3 }));
       for (const size of options.healthServers) {
         // Only this size's servers have active connections (one each, the demo agent's).
-        await sql`update agent_mcp_connections set is_active = false where is_active`;
+        await sql`
+          update agent_mcp_connections set is_active = false, connection_status = 'disconnected'
+          where is_active
+        `;
         await sql`delete from account_tool_instances where instance_name_on_toolbox like 'CPU bench %'`;
         await sql`
           with servers as (

@@ -20,6 +20,8 @@ import { createServer, createUser, stack as sharedStack } from "../_support/stac
 
 const CLIENTS = 9;
 const DOWN_MS = scaled(3_000, 20_000);
+/** Requests answered after the first 200 that follows a restart, before the next step. */
+const RECOVERED_SAMPLES = 50;
 /** A request that takes longer than this is a hang. */
 const HANG_MS = 5_000;
 
@@ -128,6 +130,17 @@ Deno.test("a database outage under load: quick 503s, then recovery without a res
       startedAt: number;
     }[] = [];
     const load = Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i)));
+    /** Waits until `found()` has a value (checked as requests complete); fails after a minute. */
+    const completed = async <T>(what: string, found: () => T | undefined): Promise<T> => {
+      for (let waited = 0; waited < 60_000; waited += 20) {
+        const value = found();
+        if (value !== undefined) return value;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      running = false;
+      await load;
+      throw new Error(`never saw ${what}`);
+    };
     // fast: PostgreSQL ends the sessions with an error; immediate: they just drop (a crash).
     for (const mode of ["fast", "immediate"] as const) {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -137,8 +150,23 @@ Deno.test("a database outage under load: quick 503s, then recovery without a res
       await new Promise((resolve) => setTimeout(resolve, DOWN_MS));
       const startAt = performance.now() - t0;
       await stack.startDatabase();
-      outages.push({ mode, stopAt, stoppedAt, startAt, startedAt: performance.now() - t0 });
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const startedAt = performance.now() - t0;
+      outages.push({ mode, stopAt, stoppedAt, startAt, startedAt });
+      // Back up means answered: wait for the first 200 of a request started after the restart,
+      // then for RECOVERED_SAMPLES more requests started after it, whatever the machine's load.
+      const firstOkAt = await completed(
+        "a 200 after the restart",
+        () =>
+          samples.filter((s) => s.status === 200 && s.started >= startedAt)
+            .map((s) => s.started + s.ms).sort((a, b) => a - b)[0],
+      );
+      await completed(
+        `${RECOVERED_SAMPLES} requests after the recovery`,
+        () =>
+          samples.filter((s) => s.started >= firstOkAt).length >= RECOVERED_SAMPLES
+            ? true
+            : undefined,
+      );
     }
     running = false;
     await load;
