@@ -195,9 +195,8 @@ class Worker {
   cpuMs = 0;
   rssBaseline = 0;
   readyAt = 0;
-  #terminate!: (reason: string) => void;
-  /** Resolves with the reason when the worker was terminated or died. */
-  readonly terminated: Promise<string> = new Promise((resolve) => (this.#terminate = resolve));
+  /** Aborts each request in flight (called when the worker is terminated or dies). */
+  readonly aborts = new Set<() => void>();
 
   constructor(readonly service: Service, readonly port: number) {
     this.origin = `http://127.0.0.1:${port}`;
@@ -206,7 +205,7 @@ class Worker {
   markTerminated(reason: string): void {
     if (this.terminatedFor !== null) return;
     this.terminatedFor = reason;
-    this.#terminate(reason);
+    for (const abort of this.aborts) abort();
   }
 }
 
@@ -275,16 +274,19 @@ export class FunctionWorkers {
     worker.inFlight++;
     const charge = { cpuMs: worker.cpuMs };
     worker.requestStarts.add(charge);
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    worker.aborts.add(abort);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       worker.inFlight--;
       worker.requestStarts.delete(charge);
+      worker.aborts.delete(abort);
       this.#stats.requests++;
       this.#maybeEnd(worker);
     };
-    const controller = new AbortController();
     let idle = false;
     const timer = setTimeout(() => {
       idle = true;
@@ -293,21 +295,13 @@ export class FunctionWorkers {
     const onClientAbort = () => controller.abort();
     clientSignal?.addEventListener("abort", onClientAbort, { once: true });
     try {
-      const answer = await Promise.race([
-        fetch(worker.origin + pathAndQuery, {
-          method: init.method,
-          headers: init.headers,
-          body: init.body,
-          redirect: "manual",
-          signal: controller.signal,
-        }),
-        worker.terminated,
-      ]);
-      if (typeof answer === "string") {
-        controller.abort();
-        release();
-        return workerLimitResponse();
-      }
+      const answer = await fetch(worker.origin + pathAndQuery, {
+        method: init.method,
+        headers: init.headers,
+        body: init.body,
+        redirect: "manual",
+        signal: controller.signal,
+      });
       const body = answer.body ? trackBody(answer.body, release) : null;
       if (!body) release();
       return new Response(body, {
