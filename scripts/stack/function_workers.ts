@@ -194,6 +194,7 @@ class Worker {
   cpuBaselineMs = 0;
   cpuMs = 0;
   rssBaseline = 0;
+  rss = 0;
   readyAt = 0;
   /** Aborts each request in flight (called when the worker is terminated or dies). */
   readonly aborts = new Set<() => void>();
@@ -403,6 +404,7 @@ export class FunctionWorkers {
     const [cpu, rss] = await Promise.all([mainThreadCpuMs(pid), residentBytes(pid)]);
     if (cpu === null || rss === null || worker.terminatedFor !== null) return false;
     worker.cpuMs = Math.max(0, cpu - worker.cpuBaselineMs);
+    worker.rss = rss;
     return true;
   }
 
@@ -411,8 +413,7 @@ export class FunctionWorkers {
     const memoryLimit = limits.memoryLimitMb * 1024 * 1024;
     const tick = async () => {
       if (!(await this.#measure(worker))) return;
-      const rss = (await residentBytes(worker.service.pid)) ?? worker.rssBaseline;
-      const grown = rss - worker.rssBaseline;
+      const grown = worker.rss - worker.rssBaseline;
       const age = performance.now() - worker.readyAt;
       // A request is charged the worker's CPU since it started (see the header).
       let charged = 0;
