@@ -124,8 +124,13 @@ async function main(): Promise<void> {
         "--allow-read",
         "--allow-sys",
         "--no-prompt",
-        "--config",
-        `${root}/deno.json`,
+        // As the stack runs a function (scripts/stack/stack.ts, functionWorkerSpawner).
+        "--no-config",
+        "--import-map",
+        `${root}/supabase/functions/import_map.json`,
+        "--lock",
+        `${root}/deno.lock`,
+        "--frozen",
         `${root}/scripts/stack/function_host.ts`,
       ],
       env: {
