@@ -28,16 +28,17 @@
  * - CPU: the time the worker's main thread ran (`/proc/<pid>/task/<pid>/schedstat`, in ns,
  *   where V8 runs the function's JavaScript; I/O waits cost nothing, as on the platform),
  *   charged per request as the docs state it ("2 s per request") and as edge-runtime's
- *   per_request supervisor counts it (reset when a request starts): a request is charged
- *   what the worker's main thread used from its start to its end. Exact for requests one at
- *   a time; requests that overlap are each charged all of it, so a limit fires early rather
- *   than late. (The per_worker supervisor sums a worker's whole life; locally that would
- *   retire the one worker far more often than hosted, where concurrent load spreads over
- *   isolates that boot in milliseconds.) Read every 25 ms, so a limit fires up to ~25 ms
- *   late (the platform arms a CPU timer). The worker's boot is not counted (an eszip boots
- *   in ms, a local `deno run` spends hundreds of ms loading modules). V8's helper threads
- *   (concurrent GC, compilation) are not counted; the platform's thread CPU timer does not
- *   count them either.
+ *   per_request supervisor counts it (reset when a request starts): the CPU the worker used
+ *   between two polls (every 25 ms) is shared equally by the requests in flight. Exact for
+ *   requests one at a time (so a limit fires up to ~25 ms late; the platform arms a CPU
+ *   timer); for overlapping requests the total is right and the split is even, so a
+ *   request that burns CPU beside n - 1 waiting ones is stopped after up to n × the limit.
+ *   (The per_worker supervisor sums a worker's whole life; locally that would retire the
+ *   one worker far more often than hosted, where concurrent load spreads over isolates
+ *   that boot in milliseconds.) Time spent idle between requests is charged to nobody;
+ *   the worker's boot is not counted (an eszip boots in ms, a local `deno run` spends
+ *   hundreds of ms loading modules). V8's helper threads (concurrent GC, compilation) are
+ *   not counted; the platform's thread CPU timer does not count them either.
  * - Memory: the growth of the process's resident set over its size when ready (the platform
  *   counts the isolate's heap and external memory; a `deno run` process carries ~100 MB of
  *   runtime that an isolate shares with its host). V8's old space is also capped at the
@@ -187,8 +188,10 @@ export interface WorkerStats {
 class Worker {
   readonly origin: string;
   inFlight = 0;
-  /** The worker's CPU ms when each request in flight started (its charge is what it added). */
-  readonly requestStarts = new Set<{ cpuMs: number }>();
+  /** The CPU ms charged so far to each request in flight (see the header). */
+  readonly charges = new Set<{ cpuMs: number }>();
+  /** The worker's CPU ms when the charges were last brought up to date. */
+  chargedUpTo = 0;
   retiredFor: string | null = null;
   terminatedFor: string | null = null;
   cpuBaselineMs = 0;
@@ -273,8 +276,8 @@ export class FunctionWorkers {
       return errorResponse(503, "BOOT_ERROR", "Worker failed to boot (please check logs)");
     }
     worker.inFlight++;
-    const charge = { cpuMs: worker.cpuMs };
-    worker.requestStarts.add(charge);
+    const charge = { cpuMs: 0 };
+    worker.charges.add(charge);
     const controller = new AbortController();
     const abort = () => controller.abort();
     worker.aborts.add(abort);
@@ -283,7 +286,7 @@ export class FunctionWorkers {
       if (released) return;
       released = true;
       worker.inFlight--;
-      worker.requestStarts.delete(charge);
+      worker.charges.delete(charge);
       worker.aborts.delete(abort);
       this.#stats.requests++;
       this.#maybeEnd(worker);
@@ -415,10 +418,13 @@ export class FunctionWorkers {
       if (!(await this.#measure(worker))) return;
       const grown = worker.rss - worker.rssBaseline;
       const age = performance.now() - worker.readyAt;
-      // A request is charged the worker's CPU since it started (see the header).
+      // The CPU used since the last poll is shared equally by the requests in flight.
+      const used = worker.cpuMs - worker.chargedUpTo;
+      worker.chargedUpTo = worker.cpuMs;
       let charged = 0;
-      for (const start of worker.requestStarts) {
-        charged = Math.max(charged, worker.cpuMs - start.cpuMs);
+      for (const charge of worker.charges) {
+        charge.cpuMs += used / worker.charges.size;
+        charged = Math.max(charged, charge.cpuMs);
       }
       if (charged >= limits.cpuHardLimitMs) {
         return this.#terminate(worker, "CPU time hard limit reached");

@@ -158,6 +158,14 @@ Deno.test("CPU is charged per request: requests under the limit never add up to 
   assert.ok(total > 400, `the worker used ${total} ms in all, more than the hard limit`);
 });
 
+Deno.test("requests in flight together share the worker's CPU between them", async () => {
+  await using fixture = await startFixture({ cpuSoftLimitMs: 250, cpuHardLimitMs: 300 });
+  // 3 × 120 ms: more than the limit in all, and each request is in flight the whole time.
+  const burns = await Promise.all([1, 2, 3].map(() => fixture.get("/limits/burn?ms=120")));
+  assert.deepEqual(burns.map((b) => b.status), [200, 200, 200]);
+  assert.deepEqual(fixture.workers.stats().terminated, {});
+});
+
 Deno.test("a worker past its memory limit is terminated: 546, then a fresh worker", async () => {
   await using fixture = await startFixture({ memoryLimitMb: 64 });
   const first = pidOf((await fixture.get("/limits/ok")).body);
