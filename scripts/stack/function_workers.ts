@@ -447,9 +447,12 @@ export class FunctionWorkers {
     if (worker.retiredFor !== null || this.#stopped) return;
     worker.retiredFor = reason;
     this.#retiredBy[reason] = (this.#retiredBy[reason] ?? 0) + 1;
-    this.#log(
-      `${reason}: worker ${worker.service.pid} retired (${Math.round(worker.cpuMs)} ms CPU)`,
-    );
+    // Recycling at half the wall clock is routine (every 75 s by default): not logged.
+    if (!reason.startsWith("wall clock")) {
+      this.#log(
+        `${reason}: worker ${worker.service.pid} retired (${Math.round(worker.cpuMs)} ms CPU)`,
+      );
+    }
     if (this.#current === worker) this.#replace().catch(() => {});
     this.#maybeEnd(worker);
   }
