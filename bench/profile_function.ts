@@ -15,7 +15,8 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { fillFixture, SMALL_SIZE } from "./fixture.ts";
 import { type LoadSpec, runLoad } from "./load.ts";
-import { localJwks, mintUserToken } from "../scripts/stack/keys.ts";
+import { platformEnvironment } from "../scripts/stack/function_environment.ts";
+import { mintUserToken } from "../scripts/stack/keys.ts";
 import { freePort, isPortOpen, waitFor } from "../scripts/stack/processes.ts";
 import { projectRootFromHere } from "../scripts/stack/project_config.ts";
 import { startThrowawayStack } from "../scripts/stack/throwaway_stack.ts";
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
     const sql = postgres(stack.dbUrl, { max: 2, onnotice: () => {} });
     const fixture = await fillFixture(sql, SMALL_SIZE).finally(() => sql.end());
     const keys = stack.keys;
+    const functionEnv = platformEnvironment(stack);
     host = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -122,20 +124,20 @@ async function main(): Promise<void> {
         "--allow-read",
         "--allow-sys",
         "--no-prompt",
-        "--config",
-        `${root}/deno.json`,
+        // As the stack runs a function (scripts/stack/stack.ts, functionWorkerSpawner).
+        "--no-config",
+        "--import-map",
+        `${root}/supabase/functions/import_map.json`,
+        "--lock",
+        `${root}/deno.lock`,
+        "--frozen",
         `${root}/scripts/stack/function_host.ts`,
       ],
       env: {
+        ...functionEnv,
         FUNCTION_HOST_PORT: String(port),
         FUNCTION_ENTRYPOINT: `${root}/functions/mcp-connections/index.ts`,
-        SUPABASE_URL: stack.url,
-        SUPABASE_ANON_KEY: keys.anonKey,
-        SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
-        SUPABASE_DB_URL: stack.dbUrl,
-        SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
-        SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
-        SUPABASE_JWKS: localJwks(keys.jwtSecret),
+        FUNCTION_ENV_NAMES: Object.keys(functionEnv).join(","),
       },
       stdout: "null",
       stderr: "null",

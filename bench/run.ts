@@ -5,10 +5,11 @@
  * bench/results.json (every sample) and bench/RESULTS.md (the figures and the machine).
  *
  *   deno task bench                        everything (about 10 minutes on 2 cores)
- *   deno task bench --only=rls,list        some scenarios: rls, list, usage, probe, health, dev
+ *   deno task bench --only=rls,list        some scenarios: rls, list, usage, probe, health, cpu, dev
  *   deno task bench --skip=dev
  *   deno task bench --quick                fewer trials, smaller loads (iteration, not figures)
  *   --trials=20 --http-trials=5 --probe-runs=50 --health-trials=3 --dev-trials=2
+ *   --cpu-requests=100                     calls per route per trial (cpu)
  *   --write-md                             also rewrite RESULTS.md after a partial run
  *
  * Speed targets live here, never as timed assertions in tests.
@@ -24,13 +25,14 @@ import type { HttpLoad } from "./http_trials.ts";
 import { describeMachine, loadAverage } from "./machine.ts";
 import { type BenchReport, formatTable, resultsJson, resultsMarkdown } from "./report.ts";
 import { runDevStartScenario } from "./scenarios/dev_start.ts";
+import { FUNCTION_CPU_DEFAULTS, runFunctionCpuScenario } from "./scenarios/function_cpu.ts";
 import { HEALTH_CHECK_SCALE, runHealthCheckScenario } from "./scenarios/health_check.ts";
 import { runListHttpScenario } from "./scenarios/list_http.ts";
 import { runProbeScenario } from "./scenarios/probe.ts";
 import { runRlsScenario } from "./scenarios/rls.ts";
 import { runUsageScenario } from "./scenarios/usage.ts";
 
-const SCENARIOS = ["rls", "list", "usage", "probe", "health", "dev"] as const;
+const SCENARIOS = ["rls", "list", "usage", "probe", "health", "cpu", "dev"] as const;
 type ScenarioId = typeof SCENARIOS[number];
 const TITLES: Record<ScenarioId, string> = {
   rls: "RLS at 1M connections",
@@ -38,6 +40,7 @@ const TITLES: Record<ScenarioId, string> = {
   usage: "Usage recording on one hot connection",
   probe: "Probe of a local MCP server beside the bare SDK",
   health: "Scheduled health check at scale",
+  cpu: "Function CPU per request (the Edge Runtime's 2 s limit)",
   dev: "deno task dev: cold and warm start",
 };
 
@@ -77,6 +80,7 @@ const { values: flags } = parseArgs({
     "probe-runs": { type: "string" },
     "health-trials": { type: "string" },
     "dev-trials": { type: "string" },
+    "cpu-requests": { type: "string" },
     "write-md": { type: "boolean", default: false },
   },
 });
@@ -91,6 +95,7 @@ const settings = {
   probeRuns: positive(flags["probe-runs"], quick ? 10 : 50, "probe-runs"),
   healthTrials: positive(flags["health-trials"], quick ? 1 : 3, "health-trials"),
   devTrials: positive(flags["dev-trials"], quick ? 1 : 2, "dev-trials"),
+  cpuRequests: positive(flags["cpu-requests"], quick ? 20 : 100, "cpu-requests"),
 };
 const listLoad: HttpLoad = {
   connections: 10,
@@ -237,6 +242,17 @@ async function main(): Promise<number> {
         "health",
         () => runHealthCheckScenario(HEALTH_CHECK_SCALE, settings.healthTrials, progress),
       ),
+    );
+  }
+  if (selected.includes("cpu")) {
+    scenarios.push(
+      await attempt("cpu", () =>
+        runFunctionCpuScenario({
+          ...FUNCTION_CPU_DEFAULTS,
+          requests: settings.cpuRequests,
+          trials: quick ? 1 : FUNCTION_CPU_DEFAULTS.trials,
+          healthTrials: quick ? 1 : FUNCTION_CPU_DEFAULTS.healthTrials,
+        }, progress)),
     );
   }
   if (selected.includes("dev")) {

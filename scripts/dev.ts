@@ -4,9 +4,11 @@
  * and prints the URL, the keys, a demo user's JWT and a request to try.
  * Ctrl-C stops everything; the data stays in .stack/ for the next start.
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { scheduleHealthChecks } from "./stack/health_check_scheduler.ts";
 import { mintUserToken } from "./stack/keys.ts";
+import { projectRootFromHere } from "./stack/project_config.ts";
 import { startStack } from "./stack/stack.ts";
 import { startWebConsole } from "./stack/web_console.ts";
 
@@ -33,6 +35,8 @@ if (!Number.isInteger(healthCheckInterval) || healthCheckInterval < 5) {
 
 const started = performance.now();
 const stack = await startStack({
+  // The functions' secrets, as `supabase functions serve` reads them.
+  secretsFile: join(projectRootFromHere(), "supabase", "functions", ".env"),
   logs: "terminal",
   watch: !flags["no-watch"],
   onProgress: (message) => say(`  ${message}`),
@@ -94,7 +98,7 @@ say(
     : "The scheduled health check is off (--no-health-check).",
 );
 say();
-say("Ctrl-C stops the stack; data is kept in .stack/.");
+say(`Ctrl-C stops the stack; the database is kept in ${stack.cluster.dataDir}.`);
 
 let stopping = false;
 const shutdown = async () => {

@@ -1,18 +1,26 @@
 /**
- * Runs one edge function as the Supabase edge runtime would: the function's own
- * index.ts calls `Deno.serve(handler)`; this host decides where it listens
- * (127.0.0.1 and the port the stack chose) and then loads the function. The
- * gateway forwards `/functions/v1/<name>/...` here as `/<name>/...`.
+ * Runs one edge function as a worker of the Supabase edge runtime would: the function's own
+ * index.ts calls `Deno.serve(handler)`; this host decides where it listens (127.0.0.1 and
+ * the port the stack chose) and then loads the function. The gateway forwards
+ * `/functions/v1/<name>/...` to the function's workers (function_workers.ts, which enforce
+ * the runtime's limits) and they to this host as `/<name>/...`.
  *
- * Environment: FUNCTION_HOST_PORT, FUNCTION_ENTRYPOINT, plus what the function
- * itself reads (SUPABASE_URL, SUPABASE_ANON_KEY, ...).
+ * Environment: FUNCTION_HOST_PORT, FUNCTION_ENTRYPOINT and FUNCTION_ENV_NAMES (the
+ * comma-separated variables the function may see: the platform's and the user's secrets,
+ * function_environment.ts). Every other variable, these three included, is removed before
+ * the function loads, so it sees what a deployed function sees and no more.
  */
 import { pathToFileURL } from "node:url";
 
 const port = Number(Deno.env.get("FUNCTION_HOST_PORT"));
 const entrypoint = Deno.env.get("FUNCTION_ENTRYPOINT");
-if (!Number.isInteger(port) || port <= 0 || !entrypoint) {
-  throw new Error("FUNCTION_HOST_PORT and FUNCTION_ENTRYPOINT must be set");
+const visible = Deno.env.get("FUNCTION_ENV_NAMES");
+if (!Number.isInteger(port) || port <= 0 || !entrypoint || visible === undefined) {
+  throw new Error("FUNCTION_HOST_PORT, FUNCTION_ENTRYPOINT and FUNCTION_ENV_NAMES must be set");
+}
+const keep = new Set(visible.split(",").filter(Boolean));
+for (const name of Object.keys(Deno.env.toObject())) {
+  if (!keep.has(name)) Deno.env.delete(name);
 }
 
 type ServeHandler = Deno.ServeHandler<Deno.NetAddr>;

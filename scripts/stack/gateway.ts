@@ -17,11 +17,23 @@ import { jwtVerify } from "jose";
 import { SessionCache } from "../../shared/auth/session_cache.ts";
 import type { ApiKeys } from "./keys.ts";
 
+/** Where the gateway sends a function's requests: its workers (function_workers.ts). */
+export interface FunctionUpstream {
+  fetch(
+    pathAndQuery: string,
+    init: { method: string; headers: Headers; body: ReadableStream<Uint8Array> | null },
+    clientSignal?: AbortSignal,
+  ): Promise<Response>;
+}
+
 export interface GatewayRoutes {
   /** Origin of PostgREST, e.g. http://127.0.0.1:3000 */
   rest: string;
-  /** Function name -> origin of its host, and whether the gateway verifies JWTs. */
-  functions: Map<string, { origin: string | null; verifyJwt: boolean }>;
+  /**
+   * Function name -> its workers (null: the entrypoint is missing), and whether the gateway
+   * verifies JWTs. The workers enforce the Edge Runtime's limits and the request idle timeout.
+   */
+  functions: Map<string, { upstream: FunctionUpstream | null; verifyJwt: boolean }>;
 }
 
 const HOP_BY_HOP = [
@@ -34,7 +46,7 @@ const HOP_BY_HOP = [
   "upgrade",
 ];
 
-/** Matches Kong's idle timeout for functions (150 s, as on the hosted platform). */
+/** Kong's upstream timeout for PostgREST (functions: their workers' request idle timeout). */
 const UPSTREAM_IDLE_TIMEOUT_MS = 150_000;
 
 function json(body: unknown, status: number): Response {
@@ -153,7 +165,7 @@ export function createGatewayHandler(
       const name = rest.split("/")[1] ?? "";
       const fn = routes.functions.get(name);
       if (!fn) return new Response("Function not found", { status: 404 });
-      if (!fn.origin) {
+      if (!fn.upstream) {
         return json(
           { code: "BOOT_ERROR", message: "Worker failed to boot (please check logs)" },
           503,
@@ -164,11 +176,17 @@ export function createGatewayHandler(
         const problem = await checkBearer(authorization);
         if (problem) return json({ msg: problem }, 401);
       }
-      return await proxy(
-        request,
-        fn.origin + rest + url.search,
-        forwardHeaders(request, url, authorization),
-      );
+      const answer = await fn.upstream.fetch(rest + url.search, {
+        method: request.method,
+        headers: forwardHeaders(request, url, authorization),
+        body: request.body,
+      }, request.signal);
+      const headers = responseHeaders(answer.headers);
+      return headers === answer.headers ? answer : new Response(answer.body, {
+        status: answer.status,
+        statusText: answer.statusText,
+        headers,
+      });
     }
 
     if (path === "/auth/v1/.well-known/jwks.json") {

@@ -194,14 +194,42 @@ export class PostgresCluster {
     return ["runuser", "-u", "postgres", "--", ...cmd];
   }
 
+  // From "/": initdb and pg_ctl change back to the working directory, which the postgres
+  // user may not be allowed to enter (a checkout in root's home or under `mktemp -d`).
   #pg(cmd: string[]) {
-    return runOrThrow(this.#wrap(cmd));
+    return runOrThrow(this.#wrap(cmd), { cwd: "/" });
   }
 
   #pgRun(cmd: string[]) {
-    return run(this.#wrap(cmd));
+    return run(this.#wrap(cmd), { cwd: "/" });
   }
 }
+
+/**
+ * Where the cluster of a state folder lives: `<stateDir>/db`, unless the stack runs as root
+ * and the `postgres` OS user cannot enter `stateDir` (a checkout in root's home, mode 700, or
+ * under `mktemp -d`). Then it lives in `/var/tmp/agent-mcp-connections-<hash of stateDir>/db`:
+ * one folder per checkout, owned by postgres, kept across restarts (and reboots: /var/tmp,
+ * unlike /tmp, is not cleared at boot), found again from the same state folder.
+ */
+export async function clusterRootFor(stateDir: string): Promise<string> {
+  const inside = join(stateDir, "db");
+  if (Deno.uid() !== 0) return inside;
+  const reachable = await run(["runuser", "-u", "postgres", "--", "test", "-x", stateDir], {
+    cwd: "/",
+  });
+  if (reachable.code === 0) return inside;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(resolve(stateDir)));
+  const hash = Array.from(new Uint8Array(digest).slice(0, 8))
+    .map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  const outside = join(CLUSTERS_OUTSIDE_CHECKOUT, `agent-mcp-connections-${hash}`);
+  await Deno.mkdir(outside, { recursive: true, mode: 0o700 });
+  await runOrThrow(["chown", "postgres:postgres", outside]);
+  return join(outside, "db");
+}
+
+/** Parent of the clusters of checkouts the postgres user cannot enter (see clusterRootFor). */
+export const CLUSTERS_OUTSIDE_CHECKOUT = "/var/tmp";
 
 /** Fails early, with the fix, when root cannot hand the cluster to the postgres user. */
 export async function checkCanRunPostgres(): Promise<void> {

@@ -12,16 +12,27 @@
 import { join } from "node:path";
 import postgres from "postgres";
 import { createGatewayHandler, type GatewayRoutes } from "./gateway.ts";
-import { type ApiKeys, LOCAL_API_KEYS, localJwks } from "./keys.ts";
+import { type ApiKeys, LOCAL_API_KEYS } from "./keys.ts";
 import { applyScript, pushMigrations } from "./migrations.ts";
 import {
   checkCanRunPostgres,
+  clusterRootFor,
   findPostgresBinaries,
   PostgresCluster,
   postgresMajorVersion,
 } from "./postgres_cluster.ts";
 import { findPostgrest, startPostgrest } from "./postgrest.ts";
 import { freePort, isPortOpen, type LogTarget, Service, waitFor } from "./processes.ts";
+import {
+  type EdgeRuntimeLimits,
+  FunctionWorkers,
+  limitsFromEnvironment,
+} from "./function_workers.ts";
+import {
+  functionEnvironment,
+  platformEnvironment,
+  readSecretsFile,
+} from "./function_environment.ts";
 import { type FunctionConfig, projectRootFromHere, readProjectConfig } from "./project_config.ts";
 import { type DemoMcpServer, startDemoMcpServer } from "./demo_mcp_server.ts";
 
@@ -31,7 +42,11 @@ export const DEMO_MCP_SERVER_ID = "33333333-3333-4333-8333-333333333333";
 const DB_PASSWORD = "postgres";
 
 export interface StackOptions {
-  /** Folder for the cluster and logs (default `<project>/.stack`). Kept across restarts. */
+  /**
+   * Folder for the cluster and logs (default `<project>/.stack`). Kept across restarts. The
+   * cluster lives in `<stateDir>/db`, or, when run as root and the postgres OS user cannot
+   * enter stateDir, in `/var/tmp/agent-mcp-connections-<hash>/db` (see clusterRootFor).
+   */
   stateDir?: string;
   /** Gateway port; 0 picks a free one (default: api.port of config.toml). */
   apiPort?: number;
@@ -49,8 +64,15 @@ export interface StackOptions {
   logs?: "terminal" | "files";
   /** Restart a function when its code changes (dev). */
   watch?: boolean;
-  /** Extra environment for every function (like supabase/functions/.env). */
+  /** Secrets for every function (like `supabase secrets set`); beside the platform's variables. */
   functionEnv?: Record<string, string>;
+  /** A dotenv file of secrets (dev: supabase/functions/.env, as `supabase functions serve`). */
+  secretsFile?: string;
+  /**
+   * The Edge Runtime's limits (default: the hosted ones, function_workers.ts; the stack's
+   * EDGE_RUNTIME_* environment variables override them, these options override both).
+   */
+  edgeRuntimeLimits?: Partial<EdgeRuntimeLimits>;
   /** Progress messages. */
   onProgress?: (message: string) => void;
 }
@@ -64,8 +86,10 @@ export interface RunningStack {
   dbUrl: string;
   keys: ApiKeys;
   demoMcpServerUrl: string | null;
-  /** The environment every function got, beyond what Supabase injects (e.g. HEALTH_CHECK_SECRET). */
+  /** The secrets every function got, beyond what Supabase injects (e.g. HEALTH_CHECK_SECRET). */
   functionEnv: Record<string, string>;
+  /** Each function's workers: limits, counters (CPU, requests, terminations). */
+  functions: Map<string, FunctionWorkers>;
   /** Migration versions this start applied. */
   appliedMigrations: string[];
   /** Whether this start created the database cluster. */
@@ -112,12 +136,66 @@ async function takeLock(stateDir: string): Promise<() => Promise<void>> {
   return () => Deno.remove(lockFile).catch(() => {});
 }
 
-function functionEnvironment(
+/** The worker's environment: the function's, and what function_host.ts needs (then removes). */
+function workerEnvironment(
   fn: FunctionConfig,
-  base: Record<string, string>,
+  functionEnv: Record<string, string>,
   port: number,
 ): Record<string, string> {
-  return { ...base, FUNCTION_HOST_PORT: String(port), FUNCTION_ENTRYPOINT: fn.entrypoint };
+  return {
+    ...functionEnv,
+    FUNCTION_HOST_PORT: String(port),
+    FUNCTION_ENTRYPOINT: fn.entrypoint,
+    FUNCTION_ENV_NAMES: Object.keys(functionEnv).join(","),
+  };
+}
+
+/** How the stack starts a worker of a function: `deno run` of function_host.ts. */
+export function functionWorkerSpawner(
+  options: {
+    projectRoot: string;
+    fn: FunctionConfig;
+    functionEnv: Record<string, string>;
+    watch?: boolean;
+    log: LogTarget;
+  },
+): (port: number, v8Flags: string[]) => Service {
+  const { projectRoot, fn } = options;
+  return (port, v8Flags) =>
+    new Service(fn.name, [
+      Deno.execPath(),
+      "run",
+      ...(options.watch ? ["--watch", "--no-clear-screen"] : []),
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "--no-prompt",
+      `--v8-flags=${v8Flags.join(",")}`,
+      // As deployed: the function's import map only (config.toml `import_map`), none of the
+      // project's deno.json (dev packages, unstable flags); the versions the tests ran, from
+      // deno.lock, read only (--frozen: a resolution it does not hold is an error).
+      "--no-config",
+      "--import-map",
+      fn.importMap ?? join(projectRoot, "supabase/functions/import_map.json"),
+      "--lock",
+      join(projectRoot, "deno.lock"),
+      "--frozen",
+      join(projectRoot, "scripts/stack/function_host.ts"),
+    ], {
+      cwd: projectRoot,
+      env: workerEnvironment(fn, options.functionEnv, port),
+      log: options.log,
+    });
+}
+
+/** One line into a service's log (the terminal or its file). */
+function writeLogLine(log: LogTarget, line: string): void {
+  const bytes = new TextEncoder().encode(
+    "terminal" in log ? `${log.terminal} ${line}\n` : `${line}\n`,
+  );
+  if ("terminal" in log) Deno.stderr.writeSync(bytes);
+  else Deno.writeFileSync(log.file, bytes, { append: true, create: true });
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -139,6 +217,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   const releaseLock = await takeLock(stateDir);
 
   const services: Service[] = [];
+  const functionWorkers = new Map<string, FunctionWorkers>();
   let gateway: Deno.HttpServer | null = null;
   let demo: DemoMcpServer | null = null;
   let sql: postgres.Sql | null = null;
@@ -149,7 +228,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     if (stopped) return;
     stopped = true;
     await gateway?.shutdown().catch(() => {});
-    await Promise.all(services.map((service) => service.stop("SIGTERM")));
+    await Promise.all([
+      ...services.map((service) => service.stop("SIGTERM")),
+      ...[...functionWorkers.values()].map((workers) => workers.stop()),
+    ]);
     await demo?.close().catch(() => {});
     await sql?.end({ timeout: 1 }).catch(() => {});
     await cluster?.stop("fast").catch(() => {});
@@ -173,7 +255,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     const major = await postgresMajorVersion(bin);
     progress(`PostgreSQL ${major} from ${bin}`);
     cluster = new PostgresCluster(bin, {
-      root: join(stateDir, "db"),
+      root: await clusterRootFor(stateDir),
       port: dbPort,
       password: DB_PASSWORD,
       ephemeral: options.ephemeral,
@@ -235,53 +317,36 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 
     // --- Edge functions -----------------------------------------------------------
     const url = `http://127.0.0.1:${apiPort}`;
-    const baseEnv: Record<string, string> = {
-      SUPABASE_URL: url,
-      SUPABASE_ANON_KEY: keys.anonKey,
-      SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
-      SUPABASE_DB_URL: dbUrl,
-      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
-      SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
-      SUPABASE_JWKS: localJwks(keys.jwtSecret),
+    // Exactly what the platform injects, and the user's secrets as their own layer.
+    const secrets: Record<string, string> = {
       // The demo and test MCP servers run on this machine: let the probe reach loopback.
       MCP_PROBE_ALLOWED_NETWORKS: "127.0.0.0/8,::1/128",
+      ...(options.secretsFile ? await readSecretsFile(options.secretsFile) : {}),
       ...options.functionEnv,
+    };
+    const functionEnv = functionEnvironment(platformEnvironment({ url, dbUrl, keys }), secrets);
+    const limits = {
+      ...limitsFromEnvironment(Deno.env.toObject()),
+      ...options.edgeRuntimeLimits,
     };
     const routes: GatewayRoutes = { rest: restUrl, functions: new Map() };
     const starting: Promise<void>[] = [];
     for (const fn of config.functions) {
       if (!(await exists(fn.entrypoint))) {
         progress(`function ${fn.name}: entrypoint ${fn.entrypoint} is missing; it answers 503`);
-        routes.functions.set(fn.name, { origin: null, verifyJwt: fn.verifyJwt });
+        routes.functions.set(fn.name, { upstream: null, verifyJwt: fn.verifyJwt });
         continue;
       }
-      const port = freePort();
-      const service = new Service(fn.name, [
-        Deno.execPath(),
-        "run",
-        ...(options.watch ? ["--watch", "--no-clear-screen"] : []),
-        "--allow-net",
-        "--allow-env",
-        "--allow-read",
-        "--allow-sys",
-        "--no-prompt",
-        "--config",
-        fn.importMap ?? join(projectRoot, "deno.json"),
-        join(projectRoot, "scripts/stack/function_host.ts"),
-      ], {
-        cwd: projectRoot,
-        env: functionEnvironment(fn, baseEnv, port),
-        log: logTarget(fn.name),
+      const log = logTarget(fn.name);
+      const workers = new FunctionWorkers({
+        name: fn.name,
+        limits,
+        log: (line) => writeLogLine(log, line),
+        spawn: functionWorkerSpawner({ projectRoot, fn, functionEnv, watch: options.watch, log }),
       });
-      services.push(service);
-      routes.functions.set(fn.name, {
-        origin: `http://127.0.0.1:${port}`,
-        verifyJwt: fn.verifyJwt,
-      });
-      starting.push(waitFor(`function ${fn.name}`, () => isPortOpen(port), {
-        service,
-        timeoutMs: 60_000,
-      }));
+      functionWorkers.set(fn.name, workers);
+      routes.functions.set(fn.name, { upstream: workers, verifyJwt: fn.verifyJwt });
+      starting.push(workers.start());
     }
     await Promise.all(starting);
 
@@ -299,7 +364,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       dbUrl,
       keys,
       demoMcpServerUrl: demo?.url ?? null,
-      functionEnv: { ...options.functionEnv },
+      functionEnv: secrets,
+      functions: functionWorkers,
       appliedMigrations,
       createdCluster,
       cluster: runningCluster,

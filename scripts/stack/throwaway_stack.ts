@@ -3,6 +3,7 @@
  * ports, no demo server, no seed, no fsync, logs to files; `stop()` also deletes the
  * folder. Options override any of these defaults.
  */
+import { dirname, relative } from "node:path";
 import { type RunningStack, type StackOptions, startStack } from "./stack.ts";
 
 export interface ThrowawayStack extends RunningStack {
@@ -35,6 +36,11 @@ export async function startThrowawayStack(
       stop: async () => {
         await stack.stop();
         await removeFolder();
+        // A cluster kept outside the state folder (see clusterRootFor) goes too.
+        const clusterRoot = stack.cluster.options.root;
+        if (relative(stateDir, clusterRoot).startsWith("..")) {
+          await Deno.remove(dirname(clusterRoot), { recursive: true }).catch(() => {});
+        }
       },
     };
   } catch (error) {
