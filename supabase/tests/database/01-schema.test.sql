@@ -95,7 +95,8 @@ select is_empty($$
     where p.pronamespace = 'public'::regnamespace
       and p.prosecdef
       and p.proname not in ('is_admin', 'auth_user_exists', 'admin_list_agent_mcp_connections',
-                            'admin_agent_mcp_connection_stats')
+                            'admin_agent_mcp_connection_stats',
+                            'agent_mcp_recommendations', 'refresh_agent_mcp_recommendations')
 $$, 'no SECURITY DEFINER function in public beyond those that check their caller');
 
 -- -----------------------------------------------------------------------------

@@ -189,7 +189,8 @@ select is_empty($$
           'public.is_admin()'::regprocedure,
           'public.auth_user_exists()'::regprocedure,
           'public.admin_list_agent_mcp_connections(integer, timestamptz, uuid, boolean)'::regprocedure,
-          'public.admin_agent_mcp_connection_stats()'::regprocedure
+          'public.admin_agent_mcp_connection_stats()'::regprocedure,
+          'public.agent_mcp_recommendations(uuid, integer)'::regprocedure
       )
 $$, 'authenticated_security_definer_function_executable: only the documented caller-checking functions');
 
