@@ -14,6 +14,7 @@ import { requestLog } from "../../shared/http/request_log.ts";
 import { requireUser, type UserVariables } from "../../shared/http/user_auth.ts";
 import { rejectInvalidRequest } from "../../shared/http/validation.ts";
 import { registerConnectionRoutes } from "./routes/connections.ts";
+import { registerRecommendationRoutes } from "./routes/recommendations.ts";
 import { registerStatsRoutes } from "./routes/stats.ts";
 
 /** The function's name: Supabase passes `/functions/v1/<name>/...` to it as `/<name>/...`. */
@@ -52,6 +53,7 @@ export function createMcpConnectionsApp(
 
   registerConnectionRoutes(app, deps);
   registerStatsRoutes(app);
+  registerRecommendationRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

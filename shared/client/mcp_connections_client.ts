@@ -30,6 +30,7 @@ import {
   UserStats,
 } from "../schemas/responses.ts";
 import type { RecordUsageRequest } from "../schemas/usage.ts";
+import { RecommendationList } from "../schemas/recommendations.ts";
 
 /** An error answer of the API: its status, code, message and details. */
 export class McpConnectionsApiError extends Error {
@@ -69,6 +70,8 @@ export interface McpConnectionsClient {
   stats(): Promise<UserStats>;
   adminList(query?: AdminQuery): Promise<ConnectionPage>;
   adminStats(): Promise<AdminStats>;
+  /** MCP servers to connect the agent to next, best first (limit 1 .. 50, default 5). */
+  recommendations(agentId: string, query?: { limit?: number }): Promise<RecommendationList>;
 }
 
 function queryString(query: Record<string, string | number | undefined>): string {
@@ -140,5 +143,11 @@ export function createMcpConnectionsClient(
     adminList: (query = {}) =>
       request(ConnectionPage, "GET", `/admin/connections${queryString(query)}`),
     adminStats: () => request(AdminStats, "GET", "/admin/stats"),
+    recommendations: (agentId, query = {}) =>
+      request(
+        RecommendationList,
+        "GET",
+        `/agents/${encodeURIComponent(agentId)}/recommendations${queryString(query)}`,
+      ),
   };
 }
