@@ -37,6 +37,8 @@ export function formatValue(value: number, unit: Unit): string {
       return `${number(value, 0)} ${unit}`;
     case "statements":
       return number(value, 0);
+    case "%":
+      return `${number(value, 1)} %`;
   }
 }
 
