@@ -57,7 +57,7 @@ interface SampledAgent {
 }
 
 /** Fills the planted data set-based, as the superuser, and hides one connection per agent. */
-async function fill(
+export async function fillRecommendationFixture(
   sql: postgres.Sql,
   agents: number,
   step: (name: string, run: () => Promise<unknown>) => Promise<void>,
@@ -227,7 +227,7 @@ export async function runRecommendationsScenario(
   const stack = await startThrowawayStack("bench-recs-", { seed: false });
   const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
   try {
-    const size = await fill(sql, options.agents, step);
+    const size = await fillRecommendationFixture(sql, options.agents, step);
 
     // The refresh: first every row is new; then the same data again (nothing to write).
     const refreshes: { wallS: number; reportedMs: number; servers: number; pairs: number }[] = [];

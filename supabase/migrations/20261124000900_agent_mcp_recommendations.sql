@@ -104,6 +104,10 @@ create table if not exists public.agent_mcp_recommendation_servers (
     usage_users integer not null,
     success_rate numeric,
     failing_users integer not null,
+    -- What responses show, coarsened at refresh (see the coarsening section).
+    users_shown integer not null,
+    success_shown numeric,
+    failing_shown numeric not null,
     refreshed_at timestamptz not null default now()
 );
 
@@ -119,6 +123,7 @@ create table if not exists public.agent_mcp_recommendation_pairs (
     partner_id uuid not null,
     users integer not null,
     agents integer not null,
+    users_shown integer not null,
     primary key (mcp_server_instance_id, partner_id)
 );
 
@@ -172,6 +177,10 @@ $$;
 
 comment on function public.agent_mcp_recommendation_round_count(integer) is
     'A user count as responses show it: floored to two significant digits, in steps of at least 5.';
+
+-- The refresh applies the same rule inline (a function with SET search_path is
+-- never inlined, and calling it per pair costs seconds at 1M connections); a
+-- pgTAP test checks that every stored users_shown equals this function's answer.
 
 revoke execute on function public.agent_mcp_recommendation_round_count(integer) from public, anon, authenticated;
 grant execute on function public.agent_mcp_recommendation_round_count(integer) to service_role;
@@ -247,32 +256,48 @@ begin
         group by u.mcp_server_instance_id
         having count(*) >= k
     ),
+    shown as (
+        -- Coarsened: users floored to two significant digits in steps of at least 5
+        -- (agent_mcp_recommendation_round_count), success to 0.1 %, failing share to 10 %.
+        select f.*,
+               (f.users / st.step) * st.step as users_shown,
+               floor(f.success_rate * 1000) / 1000 as success_shown,
+               floor(f.failing_users::numeric / f.users * 10) / 10 as failing_shown
+        from fresh as f
+        cross join lateral (
+            select greatest(5, (10 ^ greatest(floor(log(f.users::numeric)) - 1, 0))::integer) as step
+        ) as st
+    ),
     removed as (
         delete from public.agent_mcp_recommendation_servers as t
         where not exists (
-            select 1 from fresh as f where f.mcp_server_instance_id = t.mcp_server_instance_id
+            select 1 from shown as f where f.mcp_server_instance_id = t.mcp_server_instance_id
         )
     ),
     written as (
         insert into public.agent_mcp_recommendation_servers as t (
-            mcp_server_instance_id, users, agents, usage_users, success_rate, failing_users, refreshed_at
+            mcp_server_instance_id, users, agents, usage_users, success_rate, failing_users,
+            users_shown, success_shown, failing_shown, refreshed_at
         )
         select f.mcp_server_instance_id, f.users, f.agents, f.usage_users, f.success_rate,
-               f.failing_users, now()
-        from fresh as f
+               f.failing_users, f.users_shown, f.success_shown, f.failing_shown, now()
+        from shown as f
         on conflict (mcp_server_instance_id) do update set
             users = excluded.users,
             agents = excluded.agents,
             usage_users = excluded.usage_users,
             success_rate = excluded.success_rate,
             failing_users = excluded.failing_users,
+            users_shown = excluded.users_shown,
+            success_shown = excluded.success_shown,
+            failing_shown = excluded.failing_shown,
             refreshed_at = excluded.refreshed_at
         where (t.users, t.agents, t.usage_users, t.success_rate, t.failing_users)
               is distinct from
               (excluded.users, excluded.agents, excluded.usage_users, excluded.success_rate,
                excluded.failing_users)
     )
-    select count(*)::integer into kept_servers from fresh;
+    select count(*)::integer into kept_servers from shown;
 
     -- Pairs: the pairs of each agent's servers (each unordered pair once), then one
     -- row per (pair, user), then distinct users and agents per pair.
@@ -310,8 +335,12 @@ begin
         ) as d
     ),
     fresh as (
-        select r.server_id, r.partner_id, r.users, r.agents
+        select r.server_id, r.partner_id, r.users, r.agents,
+               (r.users / st.step) * st.step as users_shown
         from ranked as r
+        cross join lateral (
+            select greatest(5, (10 ^ greatest(floor(log(r.users::numeric)) - 1, 0))::integer) as step
+        ) as st
         where r.rank <= partners
     ),
     removed as (
@@ -322,12 +351,14 @@ begin
         )
     ),
     written as (
-        insert into public.agent_mcp_recommendation_pairs as t (mcp_server_instance_id, partner_id, users, agents)
-        select f.server_id, f.partner_id, f.users, f.agents
+        insert into public.agent_mcp_recommendation_pairs as t
+            (mcp_server_instance_id, partner_id, users, agents, users_shown)
+        select f.server_id, f.partner_id, f.users, f.agents, f.users_shown
         from fresh as f
         on conflict (mcp_server_instance_id, partner_id) do update set
             users = excluded.users,
-            agents = excluded.agents
+            agents = excluded.agents,
+            users_shown = excluded.users_shown
         where (t.users, t.agents) is distinct from (excluded.users, excluded.agents)
     )
     select count(*)::integer into kept_pairs from fresh;
@@ -395,9 +426,9 @@ begin
     released as (
         -- Per-server aggregates of k or more users, coarsened.
         select s.mcp_server_instance_id as server_id,
-               public.agent_mcp_recommendation_round_count(s.users) as users,
-               case when s.usage_users >= k then floor(s.success_rate * 1000) / 1000 end as success,
-               floor(s.failing_users::numeric / s.users * 10) / 10 as failing
+               s.users_shown as users,
+               case when s.usage_users >= k then s.success_shown end as success,
+               s.failing_shown as failing
         from public.agent_mcp_recommendation_servers as s
         where s.users >= k
     ),
@@ -405,9 +436,8 @@ begin
         -- Co-use with the agent's servers: pairs of k or more users, coarsened.
         select p.partner_id as candidate_id,
                p.mcp_server_instance_id as via_id,
-               public.agent_mcp_recommendation_round_count(p.users) as users,
-               public.agent_mcp_recommendation_round_count(p.users)::numeric
-                   / sqrt(rv.users::numeric * rc.users::numeric) as similarity
+               p.users_shown as users,
+               p.users_shown / sqrt(rv.users::float8 * rc.users::float8) as similarity
         from mine as m
         join public.agent_mcp_recommendation_pairs as p on p.mcp_server_instance_id = m.server_id
         join released as rv on rv.server_id = p.mcp_server_instance_id
@@ -428,25 +458,30 @@ begin
                r.users, r.success, r.failing,
                coalesce(f.affinity, 0) as affinity,
                f.via_id, f.via_users,
+               -- In float8 (numeric ln() is slow); rounded to 4 decimals at the end.
                (coalesce(f.affinity, 0)
-                   + 0.05 * ln(1 + r.users::numeric) / ln(1 + greatest(max(r.users) over (), 1)::numeric))
-               * coalesce(r.success, 1) * (1 - r.failing) as score
+                   + 0.05 * ln(1 + r.users::float8) / ln(1 + greatest(max(r.users) over (), 1)::float8))
+               * coalesce(r.success, 1)::float8 * (1 - r.failing)::float8 as score
         from released as r
         join public.account_tool_instances as t on t.id = r.server_id
         left join affinity as f on f.candidate_id = r.server_id
         where t.status_on_toolbox = 'running'
           and r.failing < unhealthy
           and not exists (select 1 from mine as m where m.server_id = r.server_id)
+    ),
+    best as (
+        select sc.*
+        from scored as sc
+        order by sc.score desc, sc.users desc, sc.server_name, sc.server_id
+        limit p_limit
     )
+    -- Reasons are written for the chosen few only.
     select s.server_id,
            s.server_name,
-           round(s.score, 4),
+           round(s.score::numeric, 4),
            concat_ws(', ',
                case when s.via_id is not null
-                    then format('used with %s by %s+ users',
-                                (select v.instance_name_on_toolbox from public.account_tool_instances as v
-                                 where v.id = s.via_id),
-                                s.via_users)
+                    then format('used with %s by %s+ users', v.instance_name_on_toolbox, s.via_users)
                     else format('used by %s+ users', s.users)
                end,
                case when s.success is not null
@@ -456,9 +491,9 @@ begin
                     else format('%s%% of users see failing checks', (s.failing * 100)::integer)
                end
            )
-    from scored as s
-    order by s.score desc, s.users desc, s.server_name, s.server_id
-    limit p_limit;
+    from best as s
+    left join public.account_tool_instances as v on v.id = s.via_id
+    order by s.score desc, s.users desc, s.server_name, s.server_id;
 end;
 $$;
 

@@ -1,7 +1,7 @@
 -- Recommendations: who may ask, what is excluded, the k-threshold, and that one
 -- other user's change leaves the caller's answer as it was.
 begin;
-select plan(26);
+select plan(27);
 \ir _helpers.psql
 
 -- =============================================================================
@@ -263,6 +263,13 @@ select is_empty($$
 $$, 'a refresh over unchanged data rewrites no pair');
 select results_eq($$ select count(*)::int from agent_mcp_recommendation_pairs $$,
     $$ select count(*)::int from before_refresh $$, 'and keeps every pair');
+select is_empty($$
+    select 1 from agent_mcp_recommendation_pairs
+    where users_shown <> agent_mcp_recommendation_round_count(users)
+    union all
+    select 1 from agent_mcp_recommendation_servers
+    where users_shown <> agent_mcp_recommendation_round_count(users)
+$$, 'the refresh coarsens counts exactly as agent_mcp_recommendation_round_count() does');
 
 select * from finish();
 rollback;
