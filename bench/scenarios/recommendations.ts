@@ -225,6 +225,11 @@ export async function runRecommendationsScenario(
   };
 
   const stack = await startThrowawayStack("bench-recs-", { seed: false });
+  const stopOnSignal = async () => {
+    await stack.stop();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", stopOnSignal);
   const sql = postgres(stack.dbUrl, { max: 1, onnotice: () => {} });
   try {
     const size = await fillRecommendationFixture(sql, options.agents, step);
@@ -388,6 +393,7 @@ export async function runRecommendationsScenario(
       durationSeconds: (performance.now() - started) / 1000,
     };
   } finally {
+    Deno.removeSignalListener("SIGINT", stopOnSignal);
     await sql.end();
     await stack.stop();
   }

@@ -168,11 +168,13 @@ immutable
 parallel safe
 set search_path = ''
 as $$
+    -- The step: 5 below 100, then one unit of the second significant digit.
     select case
         when n is null or n <= 0 then 0
-        else (n / s) * s
+        else (n / step.s) * step.s
     end
-    from (select greatest(5, (10 ^ greatest(floor(log(greatest(n, 1)::numeric)) - 1, 0))::integer) as s) as step;
+    from (select case when n < 100 then 5 when n < 1000 then 10 when n < 10000 then 100
+                      when n < 100000 then 1000 when n < 1000000 then 10000 else 100000 end as s) as step;
 $$;
 
 comment on function public.agent_mcp_recommendation_round_count(integer) is
@@ -181,6 +183,7 @@ comment on function public.agent_mcp_recommendation_round_count(integer) is
 -- The refresh applies the same rule inline (a function with SET search_path is
 -- never inlined, and calling it per pair costs seconds at 1M connections); a
 -- pgTAP test checks that every stored users_shown equals this function's answer.
+-- Integer arithmetic only: numeric log() and ^ cost ~50 µs a row.
 
 revoke execute on function public.agent_mcp_recommendation_round_count(integer) from public, anon, authenticated;
 grant execute on function public.agent_mcp_recommendation_round_count(integer) to service_role;
@@ -223,65 +226,91 @@ begin
     partners := coalesce(partners, 100);
     failing_after := coalesce(failing_after, 3);
 
-    -- Servers: one row per (server, user) first, so every user counts once.
-    with per_user as (
-        select c.mcp_server_instance_id,
-               a.user_id,
-               count(*)::integer as agents,
-               sum(case when jsonb_typeof(c.usage_stats -> 'totalRequests') = 'number'
-                        then (c.usage_stats ->> 'totalRequests')::numeric else 0 end) as requests,
-               sum(case when jsonb_typeof(c.usage_stats -> 'successfulRequests') = 'number'
-                        then (c.usage_stats ->> 'successfulRequests')::numeric else 0 end) as successes,
-               -- Failing: in error, or failing_after failed checks in a row. A
-               -- connection never checked counts as not failing.
-               avg(case when c.connection_status = 'error'
-                             or coalesce(h.consecutive_failures, 0) >= failing_after
-                        then 1 else 0 end) >= 0.5 as failing
+    -- One statement, one scan of the active connections. Servers and users are
+    -- numbered first (integers hash and compare much faster than uuids in the
+    -- pair aggregation, which sees ~45 rows per agent); every aggregate counts
+    -- each user once: one row per (server, user) or (pair, user) first.
+    with servers_n as (
+        select t.id, (row_number() over (order by t.id))::integer as n
+        from public.account_tool_instances as t
+    ),
+    users_n as (
+        select u.user_id, (row_number() over (order by u.user_id))::integer as n
+        from (select distinct a.user_id from public.agents as a) as u
+    ),
+    active as materialized (
+        select c.agent_id,
+               un.n as user_n,
+               sn.n as server_n,
+               case when jsonb_typeof(c.usage_stats -> 'totalRequests') = 'number'
+                    then (c.usage_stats ->> 'totalRequests')::float8 else 0 end as requests,
+               case when jsonb_typeof(c.usage_stats -> 'successfulRequests') = 'number'
+                    then (c.usage_stats ->> 'successfulRequests')::float8 else 0 end as successes,
+               -- Failing: in error, or failing_after failed checks in a row (read
+               -- from agent_mcp_connection_health when there is a row; a connection
+               -- never checked counts as not failing).
+               case when c.connection_status = 'error'
+                         or coalesce(h.consecutive_failures, 0) >= failing_after
+                    then 1 else 0 end as failing
         from public.agent_mcp_connections as c
         join public.agents as a on a.id = c.agent_id
+        join users_n as un on un.user_id = a.user_id
+        join servers_n as sn on sn.id = c.mcp_server_instance_id
         left join public.agent_mcp_connection_health as h on h.connection_id = c.id
         where c.is_active
-        group by c.mcp_server_instance_id, a.user_id
     ),
-    fresh as (
-        select u.mcp_server_instance_id,
+
+    -- Servers ---------------------------------------------------------------
+    server_users as (
+        select x.server_n, x.user_n,
+               count(*)::integer as agents,
+               sum(x.requests) as requests,
+               sum(x.successes) as successes,
+               avg(x.failing) >= 0.5 as failing
+        from active as x
+        group by x.server_n, x.user_n
+    ),
+    server_fresh as (
+        select sn.id as mcp_server_instance_id,
                count(*)::integer as users,
                sum(u.agents)::integer as agents,
                (count(*) filter (where u.requests > 0))::integer as usage_users,
                case when count(*) filter (where u.requests > 0) >= k
                     then avg(least(u.successes / u.requests, 1)) filter (where u.requests > 0)
-               end as success_rate,
+               end::numeric as success_rate,
                (count(*) filter (where u.failing))::integer as failing_users
-        from per_user as u
-        group by u.mcp_server_instance_id
+        from server_users as u
+        join servers_n as sn on sn.n = u.server_n
+        group by sn.id
         having count(*) >= k
     ),
-    shown as (
+    server_shown as (
         -- Coarsened: users floored to two significant digits in steps of at least 5
         -- (agent_mcp_recommendation_round_count), success to 0.1 %, failing share to 10 %.
         select f.*,
                (f.users / st.step) * st.step as users_shown,
                floor(f.success_rate * 1000) / 1000 as success_shown,
                floor(f.failing_users::numeric / f.users * 10) / 10 as failing_shown
-        from fresh as f
+        from server_fresh as f
         cross join lateral (
-            select greatest(5, (10 ^ greatest(floor(log(f.users::numeric)) - 1, 0))::integer) as step
+            select case when f.users < 100 then 5 when f.users < 1000 then 10 when f.users < 10000 then 100
+                        when f.users < 100000 then 1000 when f.users < 1000000 then 10000 else 100000 end as step
         ) as st
     ),
-    removed as (
+    server_removed as (
         delete from public.agent_mcp_recommendation_servers as t
         where not exists (
-            select 1 from shown as f where f.mcp_server_instance_id = t.mcp_server_instance_id
+            select 1 from server_shown as f where f.mcp_server_instance_id = t.mcp_server_instance_id
         )
     ),
-    written as (
+    server_written as (
         insert into public.agent_mcp_recommendation_servers as t (
             mcp_server_instance_id, users, agents, usage_users, success_rate, failing_users,
             users_shown, success_shown, failing_shown, refreshed_at
         )
         select f.mcp_server_instance_id, f.users, f.agents, f.usage_users, f.success_rate,
                f.failing_users, f.users_shown, f.success_shown, f.failing_shown, now()
-        from shown as f
+        from server_shown as f
         on conflict (mcp_server_instance_id) do update set
             users = excluded.users,
             agents = excluded.agents,
@@ -296,72 +325,68 @@ begin
               is distinct from
               (excluded.users, excluded.agents, excluded.usage_users, excluded.success_rate,
                excluded.failing_users)
-    )
-    select count(*)::integer into kept_servers from shown;
-
-    -- Pairs: the pairs of each agent's servers (each unordered pair once), then one
-    -- row per (pair, user), then distinct users and agents per pair.
-    with active as (
-        select c.agent_id, a.user_id, c.mcp_server_instance_id
-        from public.agent_mcp_connections as c
-        join public.agents as a on a.id = c.agent_id
-        where c.is_active
     ),
-    per_user as (
-        select x.mcp_server_instance_id as low, y.mcp_server_instance_id as high,
-               x.user_id, count(*) as agents
+
+    -- Pairs -----------------------------------------------------------------
+    -- The pairs of each agent's servers (each unordered pair once), one row per
+    -- (pair, user), then distinct users and agents per pair.
+    pair_users as (
+        select x.server_n as low, y.server_n as high, x.user_n, count(*)::integer as agents
         from active as x
-        join active as y
-          on y.agent_id = x.agent_id
-         and y.mcp_server_instance_id > x.mcp_server_instance_id
-        group by x.mcp_server_instance_id, y.mcp_server_instance_id, x.user_id
+        join active as y on y.agent_id = x.agent_id and y.server_n > x.server_n
+        group by x.server_n, y.server_n, x.user_n
     ),
     unordered as (
         select p.low, p.high, count(*)::integer as users, sum(p.agents)::integer as agents
-        from per_user as p
+        from pair_users as p
         group by p.low, p.high
         having count(*) >= k
     ),
     ranked as (
-        select d.server_id, d.partner_id, d.users, d.agents,
+        select d.server_n, d.partner_n, d.users, d.agents,
                row_number() over (
-                   partition by d.server_id
-                   order by d.users desc, d.agents desc, d.partner_id
+                   partition by d.server_n
+                   order by d.users desc, d.agents desc, d.partner_n
                ) as rank
         from (
-            select u.low as server_id, u.high as partner_id, u.users, u.agents from unordered as u
+            select u.low as server_n, u.high as partner_n, u.users, u.agents from unordered as u
             union all
             select u.high, u.low, u.users, u.agents from unordered as u
         ) as d
     ),
-    fresh as (
-        select r.server_id, r.partner_id, r.users, r.agents,
+    pair_fresh as (
+        select s1.id as server_id, s2.id as partner_id, r.users, r.agents,
                (r.users / st.step) * st.step as users_shown
         from ranked as r
+        join servers_n as s1 on s1.n = r.server_n
+        join servers_n as s2 on s2.n = r.partner_n
         cross join lateral (
-            select greatest(5, (10 ^ greatest(floor(log(r.users::numeric)) - 1, 0))::integer) as step
+            select case when r.users < 100 then 5 when r.users < 1000 then 10 when r.users < 10000 then 100
+                        when r.users < 100000 then 1000 when r.users < 1000000 then 10000 else 100000 end as step
         ) as st
         where r.rank <= partners
     ),
-    removed as (
+    pair_removed as (
         delete from public.agent_mcp_recommendation_pairs as t
         where not exists (
-            select 1 from fresh as f
+            select 1 from pair_fresh as f
             where f.server_id = t.mcp_server_instance_id and f.partner_id = t.partner_id
         )
     ),
-    written as (
+    pair_written as (
         insert into public.agent_mcp_recommendation_pairs as t
             (mcp_server_instance_id, partner_id, users, agents, users_shown)
         select f.server_id, f.partner_id, f.users, f.agents, f.users_shown
-        from fresh as f
+        from pair_fresh as f
         on conflict (mcp_server_instance_id, partner_id) do update set
             users = excluded.users,
             agents = excluded.agents,
             users_shown = excluded.users_shown
         where (t.users, t.agents) is distinct from (excluded.users, excluded.agents)
     )
-    select count(*)::integer into kept_pairs from fresh;
+    -- Data-modifying CTEs run to completion whether or not they are read.
+    select (select count(*) from server_shown)::integer, (select count(*) from pair_fresh)::integer
+    into kept_servers, kept_pairs;
 
     return query select kept_servers, kept_pairs,
         (extract(epoch from clock_timestamp() - started) * 1000)::integer;
