@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { scheduleHealthChecks } from "./stack/health_check_scheduler.ts";
 import { mintUserToken } from "./stack/keys.ts";
+import { scheduleRecommendationRefresh } from "./stack/recommendations_scheduler.ts";
 import { startStack } from "./stack/stack.ts";
 
 const DEMO_USER = { id: "11111111-1111-4111-8111-111111111111", email: "demo@example.com" };
@@ -39,6 +40,12 @@ const scheduler = flags["no-health-check"] ? null : scheduleHealthChecks({
   url: stack.url,
   serviceRoleKey: stack.keys.serviceRoleKey,
   intervalSeconds: healthCheckInterval,
+  report: (line) => say(`[scheduler] ${line}`),
+});
+// Every 15 minutes, as supabase/snippets/schedule_agent_mcp_recommendations.sql schedules it.
+const recommendations = scheduleRecommendationRefresh({
+  dbUrl: stack.dbUrl,
+  intervalSeconds: 900,
   report: (line) => say(`[scheduler] ${line}`),
 });
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -90,6 +97,7 @@ const shutdown = async () => {
   stopping = true;
   say("\nstopping...");
   scheduler?.stop();
+  await recommendations.stop();
   await stack.stop();
   Deno.exit(0);
 };
