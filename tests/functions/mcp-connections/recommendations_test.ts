@@ -7,7 +7,18 @@ import assert from "node:assert/strict";
 import type postgres from "postgres";
 import type { ErrorBody } from "../../../shared/schemas/responses.ts";
 import { RecommendationList } from "../../../shared/schemas/recommendations.ts";
-import { api, createServer, createUser, openDb, type TestUser } from "../../_support/stack.ts";
+import {
+  createMcpConnectionsClient,
+  McpConnectionsApiError,
+} from "../../../shared/client/mcp_connections_client.ts";
+import {
+  api,
+  createServer,
+  createUser,
+  openDb,
+  stack,
+  type TestUser,
+} from "../../_support/stack.ts";
 
 const UNUSED_URL = "http://127.0.0.1:9/mcp";
 
@@ -120,6 +131,31 @@ Deno.test("GET /agents/:agentId/recommendations", async (t) => {
     assert.equal(badId.status, 400);
     assert.equal(badId.body.error.code, "invalid_request");
   });
+
+  await t.step(
+    "the typed client's recommendations() parses the answer and the errors",
+    async () => {
+      const client = createMcpConnectionsClient({
+        supabaseUrl: stack.url,
+        accessToken: () => caller.token,
+      });
+      const { items } = await client.recommendations(caller.agentId, { limit: 1 });
+      assert.equal(items.length, 1);
+      assert.equal(items[0]!.mcpServerInstanceId, partner);
+      await assert.rejects(
+        client.recommendations(crowd[1]!.agentId),
+        (error: unknown) =>
+          error instanceof McpConnectionsApiError && error.status === 404 &&
+          error.code === "agent_not_found",
+      );
+      await assert.rejects(
+        client.recommendations(caller.agentId, { limit: 0 }),
+        (error: unknown) =>
+          error instanceof McpConnectionsApiError && error.status === 400 &&
+          error.code === "invalid_request",
+      );
+    },
+  );
 
   await t.step("401 without a token", async () => {
     const res = await api<ErrorBody>("GET", `/agents/${caller.agentId}/recommendations`);
