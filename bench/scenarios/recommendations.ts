@@ -22,6 +22,7 @@
  */
 import postgres from "postgres";
 import { startThrowawayStack } from "../../scripts/stack/throwaway_stack.ts";
+import { cpuMeter } from "../cpu.ts";
 import type { Figure, ScenarioResult } from "../figures.ts";
 import { timeFigure } from "../figures.ts";
 import type { Explained } from "../plans.ts";
@@ -235,21 +236,35 @@ export async function runRecommendationsScenario(
     const size = await fillRecommendationFixture(sql, options.agents, step);
 
     // The refresh: first every row is new; then the same data again (nothing to write).
-    const refreshes: { wallS: number; reportedMs: number; servers: number; pairs: number }[] = [];
+    // The backend's own CPU time too: on a shared machine the wall time also counts the
+    // time other processes held the cores (the refresh is one single-threaded statement).
+    const [{ pid }] = await sql<[{ pid: number }]>`select pg_backend_pid() as pid`;
+    const backendCpu = cpuMeter({ backend: () => Promise.resolve([pid]) });
+    const refreshes: {
+      wallS: number;
+      cpuS: number;
+      reportedMs: number;
+      servers: number;
+      pairs: number;
+    }[] = [];
     for (const label of ["first refresh", "refresh over unchanged data"]) {
+      const cpuSince = await backendCpu();
       const t0 = performance.now();
       const [row] = await sql<
         [{ refreshed_servers: number; refreshed_pairs: number; duration_ms: number }]
       >`select * from public.refresh_agent_mcp_recommendations()`;
       const wallS = (performance.now() - t0) / 1000;
+      const cpuS = ((await cpuSince()).backend ?? Number.NaN) / 1000;
       refreshes.push({
         wallS,
+        cpuS,
         reportedMs: row.duration_ms,
         servers: row.refreshed_servers,
         pairs: row.refreshed_pairs,
       });
       progress(
-        `${label}: ${wallS.toFixed(1)} s (${row.refreshed_servers} servers, ` +
+        `${label}: ${wallS.toFixed(1)} s, backend CPU ${cpuS.toFixed(1)} s ` +
+          `(${row.refreshed_servers} servers, ` +
           `${row.refreshed_pairs} pairs kept)`,
       );
     }
@@ -355,6 +370,7 @@ export async function runRecommendationsScenario(
       target: `≤ ${REFRESH_TARGET_S} s`,
       met: refreshes.every((r) => r.wallS <= REFRESH_TARGET_S),
       notes: [
+        `backend CPU ${refreshes[0]!.cpuS.toFixed(1)} s / ${refreshes[1]!.cpuS.toFixed(1)} s`,
         `${refreshes[0]!.servers} servers and ${refreshes[0]!.pairs} pairs of ≥ k users kept`,
       ],
     };
@@ -376,7 +392,10 @@ export async function runRecommendationsScenario(
       `connection per agent. Fill: ${JSON.stringify(timings)}.`,
       "",
       `Refresh: first ${refreshes[0]!.wallS.toFixed(1)} s (function's own clock ` +
-      `${refreshes[0]!.reportedMs} ms), unchanged data ${refreshes[1]!.wallS.toFixed(1)} s.`,
+      `${refreshes[0]!.reportedMs} ms, backend CPU ${refreshes[0]!.cpuS.toFixed(1)} s), ` +
+      `unchanged data ${refreshes[1]!.wallS.toFixed(1)} s (CPU ${
+        refreshes[1]!.cpuS.toFixed(1)
+      } s).`,
       `Request: median ${requestSummary.median.toFixed(2)} ms, p95 ` +
       `${requestSummary.p95.toFixed(2)} ms over ${requests.length} agents.`,
       `Quality: ${hits}/${quality.length} hidden servers in the top 5 ` +
