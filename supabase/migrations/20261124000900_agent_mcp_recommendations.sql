@@ -275,9 +275,11 @@ begin
                count(*)::integer as users,
                sum(u.agents)::integer as agents,
                (count(*) filter (where u.requests > 0))::integer as usage_users,
-               case when count(*) filter (where u.requests > 0) >= k
-                    then avg(least(u.successes / u.requests, 1)) filter (where u.requests > 0)
-               end::numeric as success_rate,
+               -- Rounded to 6 decimals so that float noise (0.8999999...) does not
+               -- floor a rate of 90 % to 89.9 %.
+               round((case when count(*) filter (where u.requests > 0) >= k
+                           then avg(least(u.successes / u.requests, 1)) filter (where u.requests > 0)
+                      end)::numeric, 6) as success_rate,
                (count(*) filter (where u.failing))::integer as failing_users
         from server_users as u
         join servers_n as sn on sn.n = u.server_n
@@ -458,11 +460,17 @@ begin
         where s.users >= k
     ),
     neighbours as (
-        -- Co-use with the agent's servers: pairs of k or more users, coarsened.
+        -- Co-use with the agent's servers: pairs of k or more users, coarsened; the
+        -- strongest one per candidate (rank 1) names the reason.
         select p.partner_id as candidate_id,
                p.mcp_server_instance_id as via_id,
                p.users_shown as users,
-               p.users_shown / sqrt(rv.users::float8 * rc.users::float8) as similarity
+               p.users_shown / sqrt(rv.users::float8 * rc.users::float8) as similarity,
+               row_number() over (
+                   partition by p.partner_id
+                   order by p.users_shown / sqrt(rv.users::float8 * rc.users::float8) desc,
+                            p.users_shown desc, p.mcp_server_instance_id
+               ) as rank
         from mine as m
         join public.agent_mcp_recommendation_pairs as p on p.mcp_server_instance_id = m.server_id
         join released as rv on rv.server_id = p.mcp_server_instance_id
@@ -472,8 +480,8 @@ begin
     affinity as (
         select n.candidate_id,
                sum(n.similarity) as affinity,
-               (array_agg(n.via_id order by n.similarity desc, n.users desc, n.via_id))[1] as via_id,
-               (array_agg(n.users order by n.similarity desc, n.users desc, n.via_id))[1] as via_users
+               max(n.via_id::text) filter (where n.rank = 1)::uuid as via_id,
+               max(n.users) filter (where n.rank = 1) as via_users
         from neighbours as n
         group by n.candidate_id
     ),
