@@ -34,11 +34,14 @@
 -- refresh_agent_mcp_recommendations(), which a scheduler calls (pg_cron on
 -- Supabase: supabase/snippets/schedule_agent_mcp_recommendations.sql; the local
 -- stack: scripts/stack/recommendations_scheduler.ts). The refresh recomputes the
--- aggregates in full (a few set-based statements, measured in `deno task bench`)
--- but writes incrementally: only rows whose values changed are updated, rows that
--- fell below k are deleted, so readers are never blocked and an unchanged
--- database causes no writes. A request then reads the agent's own servers, at most
--- partners_per_server pairs for each, and the per-server row of each candidate.
+-- aggregates in full (one set-based statement, one scan of the active
+-- connections; measured in `deno task bench --only=recs`) but writes
+-- incrementally: only rows whose values changed are updated, rows that fell
+-- below k are deleted, so readers are never blocked (no TRUNCATE, no lock) and an
+-- unchanged database causes no writes. Counting distinct users per pair has no
+-- cheap exact delta under deletes, which is why the computation itself is not
+-- incremental. A request then reads the agent's own servers, at most
+-- partners_per_server pairs for each, and the per-server rows (a few thousand).
 --
 -- Score of a candidate server c for an agent whose active servers are S:
 --   affinity(c)  = sum over s in S of users(s, c) / sqrt(users(s) * users(c))
