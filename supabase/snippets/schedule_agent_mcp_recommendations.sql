@@ -8,8 +8,8 @@
 -- migrations (`supabase db push`).
 --
 -- The refresh recomputes every aggregate and writes only what changed; at 1M
--- connections it takes well under a minute (see bench/RESULTS.md), so every 15
--- minutes leaves the database idle most of the time. Recommendations are as old
+-- connections it costs about 28 s of one core (README, "Recommendations"), so
+-- every 15 minutes leaves the database idle most of the time. Recommendations are as old
 -- as the last refresh; a new deployment has none until the first one runs.
 --
 -- To run it now: select * from public.refresh_agent_mcp_recommendations();
