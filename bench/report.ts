@@ -39,6 +39,8 @@ export function formatValue(value: number, unit: Unit): string {
       return number(value, 1);
     case "MB":
       return `${number(value, 1)} MB`;
+    case "%":
+      return `${number(value, 1)} %`;
   }
 }
 

@@ -5,11 +5,12 @@
  * bench/results.json (every sample) and bench/RESULTS.md (the figures and the machine).
  *
  *   deno task bench                        everything (about 10 minutes on 2 cores)
- *   deno task bench --only=rls,list        some scenarios: rls, list, usage, probe, health, cpu, dev
+ *   deno task bench --only=rls,list        some scenarios: rls, list, usage, probe, health, cpu, dev, recs
  *   deno task bench --skip=dev
  *   deno task bench --quick                fewer trials, smaller loads (iteration, not figures)
  *   --trials=20 --http-trials=5 --probe-runs=50 --health-trials=3 --dev-trials=2
  *   --cpu-requests=100                     calls per route per trial (cpu)
+ *   --recs-agents=100000                   recommendations: agents (× 10 connections, / 50 servers)
  *   --write-md                             also rewrite RESULTS.md after a partial run
  *
  * Speed targets live here, never as timed assertions in tests.
@@ -29,10 +30,11 @@ import { FUNCTION_CPU_DEFAULTS, runFunctionCpuScenario } from "./scenarios/funct
 import { HEALTH_CHECK_SCALE, runHealthCheckScenario } from "./scenarios/health_check.ts";
 import { runListHttpScenario } from "./scenarios/list_http.ts";
 import { runProbeScenario } from "./scenarios/probe.ts";
+import { RECOMMENDATIONS_FULL, runRecommendationsScenario } from "./scenarios/recommendations.ts";
 import { runRlsScenario } from "./scenarios/rls.ts";
 import { runUsageScenario } from "./scenarios/usage.ts";
 
-const SCENARIOS = ["rls", "list", "usage", "probe", "health", "cpu", "dev"] as const;
+const SCENARIOS = ["rls", "list", "usage", "probe", "health", "cpu", "dev", "recs"] as const;
 type ScenarioId = typeof SCENARIOS[number];
 const TITLES: Record<ScenarioId, string> = {
   rls: "RLS at 1M connections",
@@ -42,6 +44,7 @@ const TITLES: Record<ScenarioId, string> = {
   health: "Scheduled health check at scale",
   cpu: "Function CPU per request (the Edge Runtime's 2 s limit)",
   dev: "deno task dev: cold and warm start",
+  recs: "Connection recommendations: request, refresh, hit rate",
 };
 
 const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -81,6 +84,7 @@ const { values: flags } = parseArgs({
     "health-trials": { type: "string" },
     "dev-trials": { type: "string" },
     "cpu-requests": { type: "string" },
+    "recs-agents": { type: "string" },
     "write-md": { type: "boolean", default: false },
   },
 });
@@ -96,6 +100,11 @@ const settings = {
   healthTrials: positive(flags["health-trials"], quick ? 1 : 3, "health-trials"),
   devTrials: positive(flags["dev-trials"], quick ? 1 : 2, "dev-trials"),
   cpuRequests: positive(flags["cpu-requests"], quick ? 20 : 100, "cpu-requests"),
+  recsAgents: positive(
+    flags["recs-agents"],
+    quick ? 10_000 : RECOMMENDATIONS_FULL.agents,
+    "recs-agents",
+  ),
 };
 const listLoad: HttpLoad = {
   connections: 10,
@@ -258,6 +267,19 @@ async function main(): Promise<number> {
   if (selected.includes("dev")) {
     scenarios.push(
       await attempt("dev", () => runDevStartScenario(PROJECT_ROOT, settings.devTrials, progress)),
+    );
+  }
+
+  if (selected.includes("recs")) {
+    scenarios.push(
+      await attempt("recs", () =>
+        runRecommendationsScenario({
+          ...RECOMMENDATIONS_FULL,
+          agents: settings.recsAgents,
+          trials: quick ? 50 : RECOMMENDATIONS_FULL.trials,
+          sample: quick ? 500 : RECOMMENDATIONS_FULL.sample,
+          progress,
+        })),
     );
   }
 

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { scheduleHealthChecks } from "./stack/health_check_scheduler.ts";
 import { mintUserToken } from "./stack/keys.ts";
 import { projectRootFromHere } from "./stack/project_config.ts";
+import { scheduleRecommendationRefresh } from "./stack/recommendations_scheduler.ts";
 import { startStack } from "./stack/stack.ts";
 import { startWebConsole } from "./stack/web_console.ts";
 
@@ -52,6 +53,12 @@ const webConsole = await startWebConsole({
   supabaseUrl: stack.url,
   publishableKey: stack.keys.publishableKey,
   outDir: await Deno.makeTempDir({ prefix: "mcp-web-console-" }),
+});
+// Every 15 minutes, as supabase/snippets/schedule_agent_mcp_recommendations.sql schedules it.
+const recommendations = scheduleRecommendationRefresh({
+  dbUrl: stack.dbUrl,
+  intervalSeconds: 900,
+  report: (line) => say(`[scheduler] ${line}`),
 });
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 
@@ -107,6 +114,7 @@ const shutdown = async () => {
   say("\nstopping...");
   scheduler?.stop();
   await webConsole.close();
+  await recommendations.stop();
   await stack.stop();
   Deno.exit(0);
 };

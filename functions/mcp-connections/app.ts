@@ -15,6 +15,7 @@ import { requireUser, type UserVariables } from "../../shared/http/user_auth.ts"
 import { rejectInvalidRequest } from "../../shared/http/validation.ts";
 import { registerConnectionRoutes } from "./routes/connections.ts";
 import { registerReportRoutes } from "./routes/reports.ts";
+import { registerRecommendationRoutes } from "./routes/recommendations.ts";
 import { registerStatsRoutes } from "./routes/stats.ts";
 
 /** The function's name: Supabase passes `/functions/v1/<name>/...` to it as `/<name>/...`. */
@@ -54,6 +55,7 @@ export function createMcpConnectionsApp(
   registerConnectionRoutes(app, deps);
   registerStatsRoutes(app);
   registerReportRoutes(app);
+  registerRecommendationRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

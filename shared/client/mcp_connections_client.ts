@@ -39,6 +39,7 @@ import {
   UsageByUser,
   UsageSeries,
 } from "../schemas/usage_history.ts";
+import { RecommendationList } from "../schemas/recommendations.ts";
 
 /** An error answer of the API: its status, code, message and details. */
 export class McpConnectionsApiError extends Error {
@@ -86,6 +87,8 @@ export interface McpConnectionsClient {
   myUsageByConnection(query?: Range): Promise<UsageByConnection>;
   adminUsage(query?: Series): Promise<UsageSeries>;
   adminUsageByUser(query?: Range): Promise<UsageByUser>;
+  /** MCP servers to connect the agent to next, best first (limit 1 .. 50, default 5). */
+  recommendations(agentId: string, query?: { limit?: number }): Promise<RecommendationList>;
 }
 
 function queryString(query: Record<string, string | number | undefined>): string {
@@ -167,5 +170,11 @@ export function createMcpConnectionsClient(
     adminUsage: (query = {}) => request(UsageSeries, "GET", `/admin/usage${queryString(query)}`),
     adminUsageByUser: (query = {}) =>
       request(UsageByUser, "GET", `/admin/usage/users${queryString(query)}`),
+    recommendations: (agentId, query = {}) =>
+      request(
+        RecommendationList,
+        "GET",
+        `/agents/${encodeURIComponent(agentId)}/recommendations${queryString(query)}`,
+      ),
   };
 }

@@ -114,7 +114,8 @@ select is_empty($$
       and p.prosecdef
       and p.proname not in ('is_admin', 'auth_user_exists', 'admin_list_agent_mcp_connections',
                             'admin_agent_mcp_connection_stats',
-                            'admin_agent_mcp_usage_series', 'admin_agent_mcp_usage_by_user')
+                            'admin_agent_mcp_usage_series', 'admin_agent_mcp_usage_by_user',
+                            'agent_mcp_recommendations', 'refresh_agent_mcp_recommendations')
 $$, 'no SECURITY DEFINER function in public beyond those that check their caller');
 
 -- -----------------------------------------------------------------------------

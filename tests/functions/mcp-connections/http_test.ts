@@ -182,6 +182,7 @@ Deno.test("GET /openapi.json is a valid OpenAPI 3.1 document of every route", as
     "DELETE /mcp-connections/connections/{id}",
     "GET /mcp-connections/admin/connections",
     "GET /mcp-connections/admin/stats",
+    "GET /mcp-connections/agents/{agentId}/recommendations",
     "GET /mcp-connections/connections",
     "GET /mcp-connections/connections/{id}",
     "GET /mcp-connections/stats",
