@@ -411,7 +411,8 @@ grant execute on function public.refresh_agent_mcp_recommendations() to service_
 
 -- Up to p_limit (1 .. 50) servers to connect the agent to next, best first, with
 -- a score and a short reason (see the header for how scores are made).
--- Errors: 22023 bad limit; PT404 the agent does not exist or is not the caller's
+-- Errors: 22023 bad limit; PT404 agent_not_found (agent_mcp_private.raise_error()):
+-- the agent does not exist or is not the caller's
 -- (one answer for both, so no caller learns whether another user's agent exists).
 -- SECURITY DEFINER: it reads the precomputed aggregates, which users may not read
 -- directly. It checks the caller itself, first: the agent must belong to
@@ -437,7 +438,8 @@ begin
         select 1 from public.agents as a
         where a.id = p_agent_id and a.user_id = (select auth.uid())
     ) then
-        raise exception 'agent % was not found', p_agent_id using errcode = 'PT404';
+        perform agent_mcp_private.raise_error(404, 'agent_not_found',
+            format('Agent %s was not found.', p_agent_id));
     end if;
 
     select s.min_users, s.unhealthy_share into k, unhealthy

@@ -99,10 +99,10 @@ select throws_ok($$ select * from refresh_agent_mcp_recommendations() $$, '42501
     'signed-in users cannot run the refresh');
 
 select throws_ok($$ select * from agent_mcp_recommendations('b1000000-0000-4000-8000-000000000002') $$,
-    'PT404', 'agent b1000000-0000-4000-8000-000000000002 was not found',
+    'PT404', 'Agent b1000000-0000-4000-8000-000000000002 was not found.',
     'the owner asking for another user''s agent gets not found');
 select throws_ok($$ select * from agent_mcp_recommendations('a1000000-0000-4000-8000-0000000000ff') $$,
-    'PT404', 'agent a1000000-0000-4000-8000-0000000000ff was not found',
+    'PT404', 'Agent a1000000-0000-4000-8000-0000000000ff was not found.',
     'a missing agent gets the same answer');
 select throws_ok($$ select * from agent_mcp_recommendations('a1000000-0000-4000-8000-000000000001', 0) $$,
     '22023', 'limit must be 1 to 50', 'a limit below 1 is refused');
