@@ -15,6 +15,7 @@ import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { Chart, registerables } from "chart.js";
 import type { Connection } from "../../shared/schemas/connection.ts";
 import type { ConnectionPage, TestConnectionResponse } from "../../shared/schemas/responses.ts";
+import type { ConnectionTestResult } from "../../shared/schemas/test_result.ts";
 import type {
   ConnectionHealthSeries,
   ConnectionUsageSeries,
@@ -82,17 +83,11 @@ function statusBadge(status: string): HTMLElement {
 }
 
 function lastTest(connection: Connection): string {
-  const result = connection.connectionTestResult as
-    | {
-      success?: boolean;
-      toolCount?: number;
-      tools?: { name: string }[];
-      error?: { class?: string };
-    }
-    | null;
+  // Stored results are whatever the probe last wrote: read them as the probe's shape.
+  const result = connection.connectionTestResult as Partial<ConnectionTestResult> | null;
   if (!result || result.success === undefined) return "never tested";
   if (result.success) {
-    const names = (result.tools ?? []).map((tool) => tool.name).join(", ");
+    const names = (result.tools ?? []).join(", ");
     return `${result.toolCount ?? 0} tools${names ? `: ${names}` : ""}`;
   }
   return `failed (${result.error?.class ?? "unknown"})`;

@@ -494,18 +494,24 @@ Deno.test("one owner's 500 configs on a shared server do not starve another owne
   const serverId = await createServer(sql, server.url, "Shared and crowded");
   const crowd = await createUser(sql, { label: "hc-crowd" });
   const other = await createUser(sql, { label: "hc-crowd-other" });
-  await sql`
-    with agents as (
-      insert into agents (user_id, name)
-      select ${crowd.id}, 'Crowd ' || n from generate_series(1, 500) as n
-      returning id
-    )
-    insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by, connection_config)
-    select a.id, ${serverId}, ${crowd.id},
-           jsonb_build_object('timeout', 3000, 'retryAttempts', 2,
-                              'customHeaders', jsonb_build_object('X-Tenant', a.id::text))
-    from agents as a
-  `;
+  // The API stops a user at 20 header configs per server (connection_limit_reached), but
+  // the check must stay fair whatever the table holds (rows from before the limit, or
+  // written by service_role): the fixture skips the table's triggers to write 500.
+  await sql.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    await tx`
+      with agents as (
+        insert into agents (user_id, name)
+        select ${crowd.id}, 'Crowd ' || n from generate_series(1, 500) as n
+        returning id
+      )
+      insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by, connection_config)
+      select a.id, ${serverId}, ${crowd.id},
+             jsonb_build_object('timeout', 3000, 'retryAttempts', 2,
+                                'customHeaders', jsonb_build_object('X-Tenant', a.id::text))
+      from agents as a
+    `;
+  });
   const otherConnection = await connect(sql, other, serverId, { timeout: 3000, retryAttempts: 0 });
 
   // Cap 20 targets per owner; 30 attempts for the origin (the crowd's cost 3 each).
@@ -541,8 +547,9 @@ Deno.test("servers that are not running are skipped, and the cycle says why", as
   const user = await createUser(sql, { label: "hc-stopped" });
   await using server = await startModernServer();
   const serverId = await createServer(sql, server.url, "Stopped");
-  await sql`update account_tool_instances set status_on_toolbox = 'stopped' where id = ${serverId}`;
+  // Connected while it ran; stopped since (a stopped server takes no new connection).
   const id = await connect(sql, user, serverId, { timeout: 3000 });
+  await sql`update account_tool_instances set status_on_toolbox = 'stopped' where id = ${serverId}`;
   const res = await runHealthCheck({ serverIds: [serverId] });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.targets, 1);
