@@ -180,8 +180,9 @@ async function main(): Promise<void> {
   const who = token ? claims(token) : {};
   $("who").textContent = String(who.email || who.sub || "signed in");
   const api = new Api(supabase, config.functionName ?? FUNCTION);
-  const isAdmin = await api.call("GET", "/admin/stats").then(() => true, () => false);
-  $("admin-toggle").hidden = !isAdmin;
+  // is_admin() answers for the caller only (false for everyone else), through PostgREST.
+  const { data: isAdmin } = await supabase.rpc("is_admin");
+  $("admin-toggle").hidden = isAdmin !== true;
   $("console").hidden = false;
 
   let selected: string | null = null;

@@ -163,7 +163,7 @@ comment on table public.agent_mcp_connection_usage_buckets is
 alter table public.agent_mcp_connection_usage_buckets enable row level security;
 
 -- Written only by the module's functions; users read their own agents' buckets.
-revoke all on table public.agent_mcp_connection_usage_buckets from public, anon, authenticated;
+revoke all on table public.agent_mcp_connection_usage_buckets from public, anon, authenticated, service_role;
 grant select on table public.agent_mcp_connection_usage_buckets to authenticated;
 grant select, insert, update, delete on table public.agent_mcp_connection_usage_buckets to service_role;
 
