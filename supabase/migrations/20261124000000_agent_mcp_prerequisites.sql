@@ -189,6 +189,8 @@ end;
 $$;
 
 -- Whatever the platform's own grants: the health check (service_role) reads the
--- servers' URLs (mcp_health_check_targets() runs with the caller's rights). Adds
--- nothing for users; service_role bypasses RLS anyway.
+-- servers' URLs and the agents' owners (mcp_health_check_targets() runs with the
+-- caller's rights and keys each target by its owner). Adds nothing for users;
+-- service_role bypasses RLS anyway.
 grant select on table public.account_tool_instances to service_role;
+grant select on table public.agents to service_role;
