@@ -341,7 +341,8 @@ export class FunctionWorkers {
   #ready(): Promise<Worker> {
     if (this.#current && this.#current.terminatedFor === null) {
       // A retired worker still serves until its replacement is ready (see the header).
-      if (this.#current.retiredFor !== null) this.#replace();
+      // (A replacement that fails to boot is retried by the next request.)
+      if (this.#current.retiredFor !== null) this.#replace().catch(() => {});
       return Promise.resolve(this.#current);
     }
     return this.#replace();
