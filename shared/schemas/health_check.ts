@@ -40,7 +40,10 @@ const options = {
   serverIds: z.array(Uuid).min(1).max(1_000).optional(),
   /** Only these connections. */
   connectionIds: z.array(Uuid).min(1).max(10_000).optional(),
-  /** Probe one batch and report, but write nothing (start no cycle; a `runId` is not used). */
+  /**
+   * Probe one batch and report, but write nothing (start no cycle; a `runId` is not used).
+   * Its counts cover the first `max_rows` targets PostgREST returns (1,000 by default).
+   */
   dryRun: z.boolean().default(false),
   /** Probes in flight at once in one invocation. */
   concurrency: z.number().int().min(1).max(100).default(HEALTH_CHECK_DEFAULTS.concurrency),
