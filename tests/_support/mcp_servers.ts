@@ -27,7 +27,11 @@ export {
   startModernServer,
   type ToolServerOptions,
 } from "./mcp_sdk_servers.ts";
-export { LEGACY_SSE_VERSION, startLegacySseServer } from "./mcp_legacy_sse.ts";
+export {
+  LEGACY_SSE_VERSION,
+  type LegacySseServer,
+  startLegacySseServer,
+} from "./mcp_legacy_sse.ts";
 export {
   type FaultKind,
   type FaultOptions,
