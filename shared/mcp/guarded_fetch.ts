@@ -40,6 +40,8 @@ export interface GuardedFetchOptions {
   readonly origin: string;
   readonly customHeaders: Readonly<Record<string, string>>;
   readonly maxBodyBytes: number;
+  /** Counts the body bytes of every request of the probe, against the probe's total bound. */
+  readonly budget?: ByteBudget;
   readonly maxRedirects: number;
   /** Aborts every request of the attempt. */
   readonly signal: AbortSignal;
@@ -49,6 +51,24 @@ export interface GuardedFetchOptions {
    * address, created on first need; without one, requests are not pinned.
    */
   readonly pinningClient?: () => Deno.HttpClient | undefined;
+}
+
+/** The response bytes a whole probe may read, shared by its guarded fetches. */
+export class ByteBudget {
+  #used = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Bytes read so far. */
+  get used(): number {
+    return this.#used;
+  }
+
+  /** Counts `bytes` more; false once the total exceeds the limit. */
+  spend(bytes: number): boolean {
+    this.#used += bytes;
+    return this.#used <= this.limit;
+  }
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -273,6 +293,15 @@ function boundBody(
     throw signal.reason;
   }
   const counting = !isEnforcedLength(length, response.headers);
+  const budget = options.budget;
+  const overBudget = (spent: ByteBudget) =>
+    refuse(
+      options.trace,
+      new NetworkRefusal(
+        "body_too_large",
+        `the server's responses exceeded the probe's ${spent.limit}-byte total bound`,
+      ),
+    );
   const source = response.body.getReader();
   let seen = 0;
   let open = true;
@@ -310,6 +339,8 @@ function boundBody(
       seen += chunk.value.byteLength;
       if (counting && seen > limit) {
         end({ error: tooLarge() });
+      } else if (budget !== undefined && !budget.spend(chunk.value.byteLength)) {
+        end({ error: overBudget(budget) });
       } else {
         controller.enqueue(chunk.value);
       }

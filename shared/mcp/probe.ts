@@ -12,7 +12,8 @@ import type { ConnectionTestResult, ProbeTransport } from "../schemas/test_resul
 import { AttemptTrace } from "./attempt_trace.ts";
 import { Deadline } from "./deadline.ts";
 import { classifyFailure, type ProbeFailure, toProbeError } from "./failure.ts";
-import { createGuardedFetch } from "./guarded_fetch.ts";
+import { boundResult } from "./result_bounds.ts";
+import { ByteBudget, createGuardedFetch } from "./guarded_fetch.ts";
 import {
   type ProbeOptions,
   type ResolvedProbeOptions,
@@ -60,6 +61,8 @@ interface ProbeRun {
   readonly options: ResolvedProbeOptions;
   readonly deadline: Deadline;
   readonly pinning: PinningClient;
+  /** The response bytes the probe may still read, over all its requests. */
+  readonly budget: ByteBudget;
 }
 
 /**
@@ -80,7 +83,12 @@ export async function probe(
   const timestamp = new Date().toISOString();
   const startedAt = performance.now();
   const deadline = new Deadline(resolved.timeout, resolved.signal);
-  const run: ProbeRun = { options: resolved, deadline, pinning: new PinningClient() };
+  const run: ProbeRun = {
+    options: resolved,
+    deadline,
+    pinning: new PinningClient(),
+    budget: new ByteBudget(resolved.maxTotalBytes),
+  };
   try {
     const { outcome, attempts } = await runAttempts(run);
     return toResult(outcome, attempts, timestamp, startedAt);
@@ -129,15 +137,24 @@ async function runAttempt(run: ProbeRun): Promise<TransportOutcome> {
 
 async function runTransport(run: ProbeRun, kind: ProbeTransport): Promise<TransportOutcome> {
   const { options, deadline } = run;
-  const trace = new AttemptTrace();
   const scope = childScope(deadline.signal);
   const signal = scope.signal;
+  // A body cut off at its bound fails the try at once: requests waiting for answers on a
+  // cut-off event stream would otherwise wait for the deadline. (Other refusals reach their
+  // request as the fetch's error.) The scope stays open for the session close.
+  let cutOff: (refusal: NetworkRefusal) => void = () => {};
+  const bodyCutOff = new Promise<never>((_, reject) => (cutOff = reject));
+  bodyCutOff.catch(() => {});
+  const trace = new AttemptTrace((refusal) => {
+    if (refusal.code === "body_too_large") cutOff(refusal);
+  });
   const fetch = createGuardedFetch({
     policy: options.networkPolicy,
     resolver: options.resolver,
     origin: options.url.origin,
     customHeaders: options.customHeaders,
     maxBodyBytes: options.maxBodyBytes,
+    budget: run.budget,
     maxRedirects: options.maxRedirects,
     signal,
     trace,
@@ -156,7 +173,9 @@ async function runTransport(run: ProbeRun, kind: ProbeTransport): Promise<Transp
   const client = createProbeClient(inspection);
   const startedAt = performance.now();
   try {
-    await deadline.race(inspectServer(client, plan.transport, findings, inspection));
+    await deadline.race(
+      Promise.race([inspectServer(client, plan.transport, findings, inspection), bodyCutOff]),
+    );
     const latency = Math.round(performance.now() - startedAt);
     await closeSession(plan, deadline);
     return { ok: true, kind, findings, latency };
@@ -264,7 +283,7 @@ function toResult(
   startedAt: number,
 ): ConnectionTestResult {
   const { findings } = outcome;
-  return {
+  return boundResult({
     success: outcome.ok,
     error: outcome.ok ? null : toProbeError(outcome.failure),
     latency: outcome.ok ? outcome.latency : null,
@@ -278,5 +297,6 @@ function toResult(
     tools: findings.tools,
     toolCount: findings.toolCount,
     attempts,
-  };
+    ...(findings.truncated ? { truncated: true as const } : {}),
+  });
 }

@@ -33,8 +33,15 @@ export interface ProbeOptions {
    * cancelled (no request is left running).
    */
   readonly signal?: AbortSignal;
-  /** Largest response body read, in bytes. Default 4 MiB. */
+  /** Largest response body read, in bytes (an SSE stream counts as one body). Default 4 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * The most response bytes the whole probe reads, every request and attempt together. Default
+   * 8 MiB. With `maxBodyBytes` it bounds what one server can make a probe read, hold and parse:
+   * a probe holds at most one response at a time, so its memory stays within a few times
+   * `maxBodyBytes`.
+   */
+  readonly maxTotalBytes?: number;
   /** Most redirect hops followed per request. Default 3. */
   readonly maxRedirects?: number;
   /** Most `tools/list` pages followed. Default 32. */
@@ -58,6 +65,7 @@ export interface ResolvedProbeOptions {
   readonly networkPolicy: NetworkPolicy;
   readonly signal: AbortSignal | undefined;
   readonly maxBodyBytes: number;
+  readonly maxTotalBytes: number;
   readonly maxRedirects: number;
   readonly maxToolPages: number;
   readonly clientInfo: { readonly name: string; readonly version: string };
@@ -69,6 +77,7 @@ export interface ResolvedProbeOptions {
 /** Defaults beyond `CONNECTION_CONFIG_DEFAULTS`. */
 export const PROBE_DEFAULTS = Object.freeze({
   maxBodyBytes: 4 * 1024 * 1024,
+  maxTotalBytes: 8 * 1024 * 1024,
   maxRedirects: 3,
   maxToolPages: 32,
   clientInfo: Object.freeze({ name: "agent-mcp-connections-probe", version: "1.0.0" }),
@@ -92,6 +101,8 @@ export function resolveProbeOptions(
   checkInteger(issues, "retryAttempts", retryAttempts, CONNECTION_CONFIG_LIMITS.retryAttempts);
   const maxBodyBytes = options.maxBodyBytes ?? PROBE_DEFAULTS.maxBodyBytes;
   checkInteger(issues, "maxBodyBytes", maxBodyBytes, { min: 1, max: 1024 * 1024 * 1024 });
+  const maxTotalBytes = options.maxTotalBytes ?? PROBE_DEFAULTS.maxTotalBytes;
+  checkInteger(issues, "maxTotalBytes", maxTotalBytes, { min: 1, max: 1024 * 1024 * 1024 });
   const maxRedirects = options.maxRedirects ?? PROBE_DEFAULTS.maxRedirects;
   checkInteger(issues, "maxRedirects", maxRedirects, { min: 0, max: 10 });
   const maxToolPages = options.maxToolPages ?? PROBE_DEFAULTS.maxToolPages;
@@ -109,6 +120,7 @@ export function resolveProbeOptions(
     networkPolicy: options.networkPolicy ?? PUBLIC_ONLY_POLICY,
     signal: options.signal,
     maxBodyBytes,
+    maxTotalBytes,
     maxRedirects,
     maxToolPages,
     clientInfo: options.clientInfo ?? PROBE_DEFAULTS.clientInfo,

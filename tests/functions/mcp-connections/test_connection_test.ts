@@ -9,12 +9,13 @@ import { createLogger } from "../../../shared/http/logger.ts";
 import { probe } from "../../../shared/mcp/probe.ts";
 import type { Connection } from "../../../shared/schemas/connection.ts";
 import type { ErrorBody, TestConnectionResponse } from "../../../shared/schemas/responses.ts";
-import { ConnectionTestResult } from "../../../shared/schemas/test_result.ts";
+import { ConnectionTestResult, RESULT_BOUNDS } from "../../../shared/schemas/test_result.ts";
 import { createMcpConnectionsApp } from "../../../functions/mcp-connections/app.ts";
 import {
   LOOPBACK_POLICY,
   startFaultServer,
   startHandshakeServer,
+  startHostileServer,
   startModernServer,
 } from "../../_support/mcp_servers.ts";
 import { api, createAgent, createServer, createUser, openDb, stack } from "../../_support/stack.ts";
@@ -119,6 +120,56 @@ Deno.test("POST /connections/:id/test", async (t) => {
       assert.ok(elapsed >= 700 && elapsed < 3000, `took ${elapsed} ms`);
       const [row] = await sql`select connection_status from agent_mcp_connections where id = ${id}`;
       assert.equal(row!.connection_status, "error");
+    },
+  );
+
+  await t.step(
+    "a server answering 8 pages of 3.9 MB tool names gets a bounded stored result, " +
+      "and the status error",
+    async () => {
+      await using hostile = await startHostileServer({ toolNameLength: 3_900_000, pages: 8 });
+      const serverId = await createServer(sql, hostile.url, "Hostile pages");
+      const id = await connect(user.token, user.agentId, serverId, { timeout: 20_000 });
+      const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
+        token: user.token,
+      });
+      assert.equal(res.status, 200);
+      const result = ConnectionTestResult.parse(res.body.result);
+      assert.equal(result.error?.class, "invalid_response");
+      assert.equal(result.truncated, true);
+      assert.equal(res.body.connection.connectionStatus, "error");
+      const [row] = await sql`
+        select connection_status, octet_length(connection_test_result::text) as bytes
+          from agent_mcp_connections where id = ${id}`;
+      assert.equal(row!.connection_status, "error");
+      assert.ok(row!.bytes <= RESULT_BOUNDS.serializedBytes, `${row!.bytes} bytes stored`);
+    },
+  );
+
+  await t.step(
+    "a server whose names hold NUL and unpaired surrogates is stored, connected",
+    async () => {
+      await using hostile = await startHostileServer({
+        toolNames: ["nul\u0000name", "lone\ud800surrogate"],
+        serverInfoLength: 1024 * 1024,
+      });
+      const serverId = await createServer(sql, hostile.url, "Hostile strings");
+      const id = await connect(user.token, user.agentId, serverId, { timeout: 10_000 });
+      const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
+        token: user.token,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.result.success, true);
+      assert.equal(res.body.connection.connectionStatus, "connected");
+      const [row] = await sql`
+        select connection_test_result->'tools' as tools,
+               octet_length(connection_test_result::text) as bytes
+          from agent_mcp_connections where id = ${id}`;
+      assert.deepEqual((row!.tools as string[]).slice(0, 2), [
+        "nul\ufffdname",
+        "lone\ufffdsurrogate",
+      ]);
+      assert.ok(row!.bytes <= RESULT_BOUNDS.serializedBytes, `${row!.bytes} bytes stored`);
     },
   );
 
