@@ -3,7 +3,11 @@
  * the gateway (and once in-process, to cancel a running test).
  */
 import assert from "node:assert/strict";
+import type { SupabaseClient } from "@supabase/supabase-js";
 import { createJwtVerifier } from "../../../shared/auth/jwt_verifier.ts";
+import { createUserDbClient } from "../../../shared/db/user_client.ts";
+import { testConnection } from "../../../shared/domain/connection_test.ts";
+import { AppError } from "../../../shared/errors/app_error.ts";
 import { loadFunctionEnv } from "../../../shared/config/function_env.ts";
 import { createLogger } from "../../../shared/http/logger.ts";
 import { probe } from "../../../shared/mcp/probe.ts";
@@ -240,4 +244,63 @@ Deno.test("POST /connections/:id/test cancelled by the caller puts the previous 
     await sql`select connection_status, connection_test_result from agent_mcp_connections where id = ${id}`;
   assert.equal(row!.connection_status, "connected");
   assert.equal(row!.connection_test_result, null);
+});
+
+Deno.test("POST /connections/:id/test never leaves testing when storing the result times out", async (t) => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "write-timeout" });
+  await using server = await startModernServer({ tools: 1 });
+  const serverId = await createServer(sql, server.url, "Write timeout");
+  const id = await connect(user.token, user.agentId, serverId, { timeout: 5_000 });
+  await sql`update agent_mcp_connections set connection_status = 'connected' where id = ${id}`;
+
+  /**
+   * The caller's database client, except that every write of a result fails as PostgREST
+   * reports a statement timeout (SQLSTATE 57014); the other calls reach the database.
+   */
+  const timingOut = (failures: { count: number }): SupabaseClient => {
+    const db = createUserDbClient(
+      { supabaseUrl: stack.url, publicApiKey: stack.anonKey },
+      user.token,
+    );
+    const timedOut = {
+      data: null,
+      error: { code: "57014", message: "canceling statement due to statement timeout" },
+      status: 500,
+    };
+    const failing = {
+      select: () => failing,
+      single: () => failing,
+      then: <R>(resolve: (value: typeof timedOut) => R) => {
+        failures.count++;
+        return Promise.resolve(resolve(timedOut));
+      },
+    };
+    return new Proxy(db, {
+      get(target, key, receiver) {
+        if (key !== "rpc") return Reflect.get(target, key, receiver);
+        return (name: string, args: Record<string, unknown>) =>
+          name === "finish_agent_mcp_connection_test" && args.p_result !== null
+            ? failing
+            : target.rpc(name, args);
+      },
+    });
+  };
+
+  await t.step(
+    "the previous status is put back and the caller gets database_timeout",
+    async () => {
+      const failures = { count: 0 };
+      await assert.rejects(
+        testConnection(timingOut(failures), id, { probe, networkPolicy: LOOPBACK_POLICY }),
+        (error: unknown) => error instanceof AppError && error.code === "database_timeout",
+      );
+      assert.equal(failures.count, 2, "the result write is tried twice");
+      const [row] = await sql`
+        select connection_status, connection_test_result from agent_mcp_connections
+         where id = ${id}`;
+      assert.equal(row!.connection_status, "connected");
+      assert.equal(row!.connection_test_result, null);
+    },
+  );
 });
