@@ -8,6 +8,7 @@
  * HTTP+SSE transport. Each transport try = connect, capabilities, `tools/list` pages, `ping`
  * (handshake era only), session close.
  */
+import type { VersionNegotiationMode } from "@modelcontextprotocol/client";
 import type { ConnectionTestResult, ProbeTransport } from "../schemas/test_result.ts";
 import { AttemptTrace } from "./attempt_trace.ts";
 import { Deadline } from "./deadline.ts";
@@ -122,20 +123,49 @@ async function runAttempts(
   }
 }
 
-/** One attempt: Streamable HTTP, and the SSE transport if the server looks like a legacy one. */
+/**
+ * One attempt: where the hint says to start, if anywhere; then, unless that answered (or
+ * failed in a way no other transport or era could change), Streamable HTTP, and the SSE
+ * transport if the server looks like a legacy one (an SSE try the hint already made is not
+ * made again).
+ */
 async function runAttempt(run: ProbeRun): Promise<TransportOutcome> {
+  const start = run.options.start;
+  let hinted: TransportOutcome | null = null;
+  if (start !== null) {
+    hinted = await runTransport(
+      run,
+      start.transport,
+      start.transport === "sse" ? undefined : start.negotiation,
+    );
+    if (hinted.ok || !hintMayBeStale(hinted.failure) || run.deadline.signal.aborted) return hinted;
+  }
   const streamable = await runTransport(run, "streamable-http");
   if (streamable.ok || !shouldFallBackToSse(streamable.failure) || run.deadline.signal.aborted) {
     return streamable;
   }
-  const sse = await runTransport(run, "sse");
+  const sse = hinted?.kind === "sse" ? hinted : await runTransport(run, "sse");
   if (sse.ok) return sse;
   return reportedFailure(streamable.failure, sse.failure, sse.eventStreamOpened) === sse.failure
     ? sse
     : streamable;
 }
 
-async function runTransport(run: ProbeRun, kind: ProbeTransport): Promise<TransportOutcome> {
+/**
+ * Whether a hinted try's failure may come from a stale hint: the server answered, but not in
+ * the hinted transport or era (an HTTP error status that is no auth wall and no request to slow
+ * down, or not MCP as hinted). A connection that failed, timed out or was refused fails the same
+ * whatever is tried.
+ */
+function hintMayBeStale(failure: ProbeFailure): boolean {
+  return (failure.class === "http_status" || failure.class === "protocol") && !failure.transient;
+}
+
+async function runTransport(
+  run: ProbeRun,
+  kind: ProbeTransport,
+  negotiation?: VersionNegotiationMode,
+): Promise<TransportOutcome> {
   const { options, deadline } = run;
   const scope = childScope(deadline.signal);
   const signal = scope.signal;
@@ -160,7 +190,7 @@ async function runTransport(run: ProbeRun, kind: ProbeTransport): Promise<Transp
     trace,
     pinningClient: () => run.pinning.get(),
   });
-  const plan = createTransport(kind, options.url, fetch);
+  const plan = createTransport(kind, options.url, fetch, negotiation);
   const findings = emptyFindings();
   const inspection = {
     negotiation: plan.negotiation,

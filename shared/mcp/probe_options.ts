@@ -46,6 +46,15 @@ export interface ProbeOptions {
   readonly maxRedirects?: number;
   /** Most `tools/list` pages followed. Default 32. */
   readonly maxToolPages?: number;
+  /**
+   * What the server spoke last time (its last result's `era` and `transport`): the probe starts
+   * with that, and falls back to the usual order (Streamable HTTP with discovery, then SSE) when
+   * the server no longer answers so. `transport: "sse"` skips the Streamable HTTP try a legacy
+   * server turns down; `era: "legacy"` on Streamable HTTP skips `server/discover`. Null or
+   * unknown values are ignored. A hint keeps what worked: a server that keeps its old transport
+   * or era beside a new one is reported on the old one until a probe without hint.
+   */
+  readonly hint?: ProbeHint;
   /** How the probe introduces itself in `initialize` / `server/discover`. */
   readonly clientInfo?: { readonly name: string; readonly version: string };
   /** Resolves host names for the SSRF guard. Default: `Deno.resolveDns`. For tests. */
@@ -55,6 +64,17 @@ export interface ProbeOptions {
   /** Random numbers in [0, 1) for the backoff jitter. For tests. */
   readonly random?: () => number;
 }
+
+/** What a server spoke last time, as its last result says. */
+export interface ProbeHint {
+  readonly era?: string | null;
+  readonly transport?: string | null;
+}
+
+/** Where a hinted probe starts: a transport, and the negotiation to use on it. */
+export type ProbeStart =
+  | { readonly transport: "sse" }
+  | { readonly transport: "streamable-http"; readonly negotiation: "legacy" };
 
 /** Options with every default filled in. */
 export interface ResolvedProbeOptions {
@@ -69,6 +89,8 @@ export interface ResolvedProbeOptions {
   readonly maxRedirects: number;
   readonly maxToolPages: number;
   readonly clientInfo: { readonly name: string; readonly version: string };
+  /** Where the hint says to start; null: the usual order. */
+  readonly start: ProbeStart | null;
   readonly resolver: HostResolver;
   readonly backoff: BackoffPolicy;
   readonly random: () => number;
@@ -124,10 +146,24 @@ export function resolveProbeOptions(
     maxRedirects,
     maxToolPages,
     clientInfo: options.clientInfo ?? PROBE_DEFAULTS.clientInfo,
+    start: startFromHint(options.hint),
     resolver: options.resolver ?? systemResolver,
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     random: options.random ?? Math.random,
   };
+}
+
+/**
+ * Where a hint says to start: SSE for an SSE server (its era is always the handshake's), the
+ * `initialize` handshake straight away for a handshake-era Streamable HTTP server; null where
+ * the usual order is already what the server spoke (a modern server) or the hint says nothing.
+ */
+function startFromHint(hint: ProbeHint | undefined): ProbeStart | null {
+  if (hint?.transport === "sse") return { transport: "sse" };
+  if (hint?.transport === "streamable-http" && hint.era === "legacy") {
+    return { transport: "streamable-http", negotiation: "legacy" };
+  }
+  return null;
 }
 
 function checkInteger(
