@@ -49,7 +49,7 @@ export async function testConnection(
 
   // A cancelled test says nothing about the server: put the previous status back.
   const stored = signal?.aborted || failure !== null ? null : result;
-  const connection = await finishWithOneRetry(db, id, stored, start.restoreStatus);
+  const connection = await finish(db, id, stored, start.restoreStatus);
 
   if (failure instanceof ProbeOptionsError) {
     // A URL or config the probe cannot use (written around the API's validation).
@@ -64,18 +64,41 @@ export async function testConnection(
   return { connection, result: result! };
 }
 
-/** The finishing write is retried once: a transient database error must not leave `testing`. */
-async function finishWithOneRetry(
+/**
+ * The finishing write, which must not leave the connection `testing`: retried once after a
+ * transient database error (a timeout, an outage); if the result still cannot be stored, the
+ * previous status is put back instead (a smaller write, retried once too) and the error goes to
+ * the caller, who may test again. Only a database that refuses even that leaves `testing`.
+ */
+async function finish(
   db: SupabaseClient,
   id: string,
   result: ConnectionTestResult | null,
   restoreStatus: "connected" | "disconnected" | "error",
 ): Promise<Connection> {
   try {
-    return await finishConnectionTest(db, id, result, restoreStatus);
+    return await withOneRetry(() => finishConnectionTest(db, id, result, restoreStatus));
   } catch (error) {
-    if (error instanceof AppError && error.status < 500) throw error;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    return await finishConnectionTest(db, id, result, restoreStatus);
+    if (result === null || !isTransient(error)) throw error;
+    await withOneRetry(() => finishConnectionTest(db, id, null, restoreStatus)).catch(() => {});
+    throw error;
   }
 }
+
+/** Runs `write`, and once more after a short pause if it failed transiently. */
+async function withOneRetry<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!isTransient(error)) throw error;
+    await new Promise((resolve) => setTimeout(resolve, FINISH_RETRY_DELAY_MS));
+    return await write();
+  }
+}
+
+/** Whether a database error may pass: anything but a client error (4xx). */
+function isTransient(error: unknown): boolean {
+  return !(error instanceof AppError && error.status < 500);
+}
+
+const FINISH_RETRY_DELAY_MS = 250;

@@ -24,6 +24,12 @@ export class AttemptTrace {
   #transportErrors: Error[] = [];
   #eventStreamOpened = false;
   #requests = 0;
+  readonly #onRefusal: ((refusal: NetworkRefusal) => void) | undefined;
+
+  /** `onRefusal` is told of the first refusal, as it is recorded. */
+  constructor(onRefusal?: (refusal: NetworkRefusal) => void) {
+    this.#onRefusal = onRefusal;
+  }
 
   /** The first request the network layer refused or cut off, if any. */
   get refusal(): NetworkRefusal | null {
@@ -57,7 +63,9 @@ export class AttemptTrace {
 
   /** Records a refusal; the first one wins. */
   noteRefusal(refusal: NetworkRefusal): void {
-    this.#refusal ??= refusal;
+    if (this.#refusal !== null) return;
+    this.#refusal = refusal;
+    this.#onRefusal?.(refusal);
   }
 
   /** Records that a request is going out. */

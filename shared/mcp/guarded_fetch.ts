@@ -11,7 +11,8 @@
  *   only, and are dropped with `Authorization` on a redirect to another origin;
  * - gets a response whose body is cut off past `maxBodyBytes` (a declared `Content-Length`
  *   over the bound fails at once; one within it, which the HTTP stack enforces, needs no
- *   counting);
+ *   counting), and ends when the request's or the attempt's signal aborts, so that no read and
+ *   no socket outlives the attempt (see `boundBody`);
  * - for plain `http:`, goes to the very address the guard checked (see network_policy.ts on
  *   DNS rebinding), with the original `Host` header.
  *
@@ -39,6 +40,8 @@ export interface GuardedFetchOptions {
   readonly origin: string;
   readonly customHeaders: Readonly<Record<string, string>>;
   readonly maxBodyBytes: number;
+  /** Counts the body bytes of every request of the probe, against the probe's total bound. */
+  readonly budget?: ByteBudget;
   readonly maxRedirects: number;
   /** Aborts every request of the attempt. */
   readonly signal: AbortSignal;
@@ -48,6 +51,24 @@ export interface GuardedFetchOptions {
    * address, created on first need; without one, requests are not pinned.
    */
   readonly pinningClient?: () => Deno.HttpClient | undefined;
+}
+
+/** The response bytes a whole probe may read, shared by its guarded fetches. */
+export class ByteBudget {
+  #used = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Bytes read so far. */
+  get used(): number {
+    return this.#used;
+  }
+
+  /** Counts `bytes` more; false once the total exceeds the limit. */
+  spend(bytes: number): boolean {
+    this.#used += bytes;
+    return this.#used <= this.limit;
+  }
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -120,7 +141,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
       const location = REDIRECT_STATUSES.has(response.status)
         ? response.headers.get("location")
         : null;
-      if (location === null) return boundBody(response, options);
+      if (location === null) return boundBody(response, options, signal);
       await response.body?.cancel().catch(() => {});
       if (hop >= options.maxRedirects) {
         throw refuse(
@@ -232,14 +253,28 @@ function pin(
 }
 
 /**
- * The response with its body bounded. A body whose length is fixed by a `Content-Length`
- * within the bound (no `Transfer-Encoding`, which would override it, and no `Content-Encoding`,
- * which would make it the compressed length) cannot exceed it: the HTTP stack reads no more
- * than the declared length, so the response goes back as it came, keeping the runtime's fast
- * body reads. A declared length over the bound fails at once. Any other body is counted as it
- * is read and cut off past the bound (the cut-off is recorded and errors the body).
+ * The response with its body bounded and tied to `signal`.
+ *
+ * A declared `Content-Length` over the bound fails at once. Any other body is handed on through
+ * a stream of our own that reads the runtime's only on demand, and:
+ *
+ * - counts the bytes and cuts the body off past the bound (the cut-off is recorded and errors
+ *   the body), unless its length is fixed by a `Content-Length` within the bound (no
+ *   `Transfer-Encoding`, which would override it, and no `Content-Encoding`, which would make
+ *   it the compressed length): the HTTP stack reads no more than that;
+ * - ends when `signal` aborts (the request's, the attempt's, the probe's): the body errors with
+ *   the signal's reason and the runtime's stream is cancelled, which closes the connection.
+ *   The runtime's own abort of a response body cannot be relied on for this: it hangs off the
+ *   signal of the `Request` that `fetch` builds internally, which only weak references lead to
+ *   once `fetch` has resolved; when that signal is garbage-collected, aborting ours no longer
+ *   reaches the body, and a read in flight (an SSE stream's, a stalled body's) keeps its socket
+ *   open and the process alive for good. `signal` is held here for as long as the body is open.
  */
-function boundBody(response: Response, options: GuardedFetchOptions): Response {
+function boundBody(
+  response: Response,
+  options: GuardedFetchOptions,
+  signal: AbortSignal,
+): Response {
   const limit = options.maxBodyBytes;
   const tooLarge = () =>
     refuse(
@@ -253,29 +288,68 @@ function boundBody(response: Response, options: GuardedFetchOptions): Response {
     throw tooLarge();
   }
   if (response.body === null || NULL_BODY_STATUSES.has(response.status)) return response;
-  if (isEnforcedLength(length, response.headers)) return response;
+  if (signal.aborted) {
+    response.body.cancel(signal.reason).catch(() => {});
+    throw signal.reason;
+  }
+  const counting = !isEnforcedLength(length, response.headers);
+  const budget = options.budget;
+  const overBudget = (spent: ByteBudget) =>
+    refuse(
+      options.trace,
+      new NetworkRefusal(
+        "body_too_large",
+        `the server's responses exceeded the probe's ${spent.limit}-byte total bound`,
+      ),
+    );
   const source = response.body.getReader();
   let seen = 0;
-  const counted = new ReadableStream<Uint8Array>({
+  let open = true;
+  let downstream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  // Ends the body: no longer tied to the signal; errors it with `reason` unless it ended by
+  // itself (done, or cancelled by its reader); cancels the runtime's stream unless it is done.
+  const end = (how: { error?: unknown; cancelSource?: unknown } | null): void => {
+    if (!open) return;
+    open = false;
+    signal.removeEventListener("abort", onAbort);
+    if (how === null) return;
+    if ("error" in how) downstream?.error(how.error);
+    source.cancel(how.cancelSource ?? how.error).catch(() => {});
+  };
+  const onAbort = () => end({ error: signal.reason });
+  signal.addEventListener("abort", onAbort, { once: true });
+  const bounded = new ReadableStream<Uint8Array>({
+    start(controller) {
+      downstream = controller;
+    },
     async pull(controller) {
-      const { done, value } = await source.read();
-      if (done) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await source.read();
+      } catch (error) {
+        end({ error });
+        return;
+      }
+      if (!open) return;
+      if (chunk.done) {
+        end(null);
         controller.close();
         return;
       }
-      seen += value.byteLength;
-      if (seen > limit) {
-        controller.error(tooLarge());
-        await source.cancel().catch(() => {});
+      seen += chunk.value.byteLength;
+      if (counting && seen > limit) {
+        end({ error: tooLarge() });
+      } else if (budget !== undefined && !budget.spend(chunk.value.byteLength)) {
+        end({ error: overBudget(budget) });
       } else {
-        controller.enqueue(value);
+        controller.enqueue(chunk.value);
       }
     },
     cancel(reason) {
-      return source.cancel(reason);
+      end({ cancelSource: reason });
     },
   }, { highWaterMark: 0 });
-  return new Response(counted, {
+  return new Response(bounded, {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,

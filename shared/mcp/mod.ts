@@ -10,7 +10,7 @@
  * ```
  */
 export { probe } from "./probe.ts";
-export { PROBE_DEFAULTS, type ProbeOptions } from "./probe_options.ts";
+export { PROBE_DEFAULTS, type ProbeHint, type ProbeOptions } from "./probe_options.ts";
 export { NetworkRefusal, type NetworkRefusalCode, ProbeOptionsError } from "./probe_errors.ts";
 export {
   type AddressCategory,
@@ -32,5 +32,6 @@ export {
   ProbeErrorClass,
   ProbeTransport,
   ProtocolEra,
+  RESULT_BOUNDS,
   TOOL_NAMES_LIMIT,
 } from "../schemas/test_result.ts";

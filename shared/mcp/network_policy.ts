@@ -268,7 +268,14 @@ function normalizedHostname(url: URL): string {
   return url.hostname.toLowerCase().replace(/\.$/, "");
 }
 
-/** The verdict on `hostname` given its addresses: refused if any one of them is. */
+/**
+ * The verdict on `hostname` given its addresses: refused if any one of them is.
+ *
+ * The message of a refused name never says what it resolved to: it is stored in a result users
+ * read, and a server may redirect the probe to any name it likes, so naming the address would
+ * read our internal DNS out to it (issue 12, item 5). A literal address is the requester's own
+ * text and is named.
+ */
 function checkAddresses(
   hostname: string,
   addresses: readonly IpAddress[],
@@ -281,7 +288,7 @@ function checkAddresses(
       return blocked(
         literal
           ? `${verdict.reason}, which the network policy does not allow`
-          : `${hostname} resolves to ${verdict.reason}, which the network policy does not allow`,
+          : `${hostname} resolves to a non-public address, which the network policy does not allow`,
       );
     }
   }

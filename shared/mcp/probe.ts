@@ -8,11 +8,13 @@
  * HTTP+SSE transport. Each transport try = connect, capabilities, `tools/list` pages, `ping`
  * (handshake era only), session close.
  */
+import type { VersionNegotiationMode } from "@modelcontextprotocol/client";
 import type { ConnectionTestResult, ProbeTransport } from "../schemas/test_result.ts";
 import { AttemptTrace } from "./attempt_trace.ts";
 import { Deadline } from "./deadline.ts";
 import { classifyFailure, type ProbeFailure, toProbeError } from "./failure.ts";
-import { createGuardedFetch } from "./guarded_fetch.ts";
+import { boundResult } from "./result_bounds.ts";
+import { ByteBudget, createGuardedFetch } from "./guarded_fetch.ts";
 import {
   type ProbeOptions,
   type ResolvedProbeOptions,
@@ -60,6 +62,8 @@ interface ProbeRun {
   readonly options: ResolvedProbeOptions;
   readonly deadline: Deadline;
   readonly pinning: PinningClient;
+  /** The response bytes the probe may still read, over all its requests. */
+  readonly budget: ByteBudget;
 }
 
 /**
@@ -80,7 +84,12 @@ export async function probe(
   const timestamp = new Date().toISOString();
   const startedAt = performance.now();
   const deadline = new Deadline(resolved.timeout, resolved.signal);
-  const run: ProbeRun = { options: resolved, deadline, pinning: new PinningClient() };
+  const run: ProbeRun = {
+    options: resolved,
+    deadline,
+    pinning: new PinningClient(),
+    budget: new ByteBudget(resolved.maxTotalBytes),
+  };
   try {
     const { outcome, attempts } = await runAttempts(run);
     return toResult(outcome, attempts, timestamp, startedAt);
@@ -114,36 +123,74 @@ async function runAttempts(
   }
 }
 
-/** One attempt: Streamable HTTP, and the SSE transport if the server looks like a legacy one. */
+/**
+ * One attempt: where the hint says to start, if anywhere; then, unless that answered (or
+ * failed in a way no other transport or era could change), Streamable HTTP, and the SSE
+ * transport if the server looks like a legacy one (an SSE try the hint already made is not
+ * made again).
+ */
 async function runAttempt(run: ProbeRun): Promise<TransportOutcome> {
+  const start = run.options.start;
+  let hinted: TransportOutcome | null = null;
+  if (start !== null) {
+    hinted = await runTransport(
+      run,
+      start.transport,
+      start.transport === "sse" ? undefined : start.negotiation,
+    );
+    if (hinted.ok || !hintMayBeStale(hinted.failure) || run.deadline.signal.aborted) return hinted;
+  }
   const streamable = await runTransport(run, "streamable-http");
   if (streamable.ok || !shouldFallBackToSse(streamable.failure) || run.deadline.signal.aborted) {
     return streamable;
   }
-  const sse = await runTransport(run, "sse");
+  const sse = hinted?.kind === "sse" ? hinted : await runTransport(run, "sse");
   if (sse.ok) return sse;
   return reportedFailure(streamable.failure, sse.failure, sse.eventStreamOpened) === sse.failure
     ? sse
     : streamable;
 }
 
-async function runTransport(run: ProbeRun, kind: ProbeTransport): Promise<TransportOutcome> {
+/**
+ * Whether a hinted try's failure may come from a stale hint: the server answered, but not in
+ * the hinted transport or era (an HTTP error status that is no auth wall and no request to slow
+ * down, or not MCP as hinted). A connection that failed, timed out or was refused fails the same
+ * whatever is tried.
+ */
+function hintMayBeStale(failure: ProbeFailure): boolean {
+  return (failure.class === "http_status" || failure.class === "protocol") && !failure.transient;
+}
+
+async function runTransport(
+  run: ProbeRun,
+  kind: ProbeTransport,
+  negotiation?: VersionNegotiationMode,
+): Promise<TransportOutcome> {
   const { options, deadline } = run;
-  const trace = new AttemptTrace();
   const scope = childScope(deadline.signal);
   const signal = scope.signal;
+  // A body cut off at its bound fails the try at once: requests waiting for answers on a
+  // cut-off event stream would otherwise wait for the deadline. (Other refusals reach their
+  // request as the fetch's error.) The scope stays open for the session close.
+  let cutOff: (refusal: NetworkRefusal) => void = () => {};
+  const bodyCutOff = new Promise<never>((_, reject) => (cutOff = reject));
+  bodyCutOff.catch(() => {});
+  const trace = new AttemptTrace((refusal) => {
+    if (refusal.code === "body_too_large") cutOff(refusal);
+  });
   const fetch = createGuardedFetch({
     policy: options.networkPolicy,
     resolver: options.resolver,
     origin: options.url.origin,
     customHeaders: options.customHeaders,
     maxBodyBytes: options.maxBodyBytes,
+    budget: run.budget,
     maxRedirects: options.maxRedirects,
     signal,
     trace,
     pinningClient: () => run.pinning.get(),
   });
-  const plan = createTransport(kind, options.url, fetch);
+  const plan = createTransport(kind, options.url, fetch, negotiation);
   const findings = emptyFindings();
   const inspection = {
     negotiation: plan.negotiation,
@@ -156,7 +203,9 @@ async function runTransport(run: ProbeRun, kind: ProbeTransport): Promise<Transp
   const client = createProbeClient(inspection);
   const startedAt = performance.now();
   try {
-    await deadline.race(inspectServer(client, plan.transport, findings, inspection));
+    await deadline.race(
+      Promise.race([inspectServer(client, plan.transport, findings, inspection), bodyCutOff]),
+    );
     const latency = Math.round(performance.now() - startedAt);
     await closeSession(plan, deadline);
     return { ok: true, kind, findings, latency };
@@ -264,7 +313,7 @@ function toResult(
   startedAt: number,
 ): ConnectionTestResult {
   const { findings } = outcome;
-  return {
+  return boundResult({
     success: outcome.ok,
     error: outcome.ok ? null : toProbeError(outcome.failure),
     latency: outcome.ok ? outcome.latency : null,
@@ -278,5 +327,6 @@ function toResult(
     tools: findings.tools,
     toolCount: findings.toolCount,
     attempts,
-  };
+    ...(findings.truncated ? { truncated: true as const } : {}),
+  });
 }

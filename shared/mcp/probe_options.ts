@@ -33,12 +33,28 @@ export interface ProbeOptions {
    * cancelled (no request is left running).
    */
   readonly signal?: AbortSignal;
-  /** Largest response body read, in bytes. Default 4 MiB. */
+  /** Largest response body read, in bytes (an SSE stream counts as one body). Default 4 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * The most response bytes the whole probe reads, every request and attempt together. Default
+   * 8 MiB. With `maxBodyBytes` it bounds what one server can make a probe read, hold and parse:
+   * a probe holds at most one response at a time, so its memory stays within a few times
+   * `maxBodyBytes`.
+   */
+  readonly maxTotalBytes?: number;
   /** Most redirect hops followed per request. Default 3. */
   readonly maxRedirects?: number;
   /** Most `tools/list` pages followed. Default 32. */
   readonly maxToolPages?: number;
+  /**
+   * What the server spoke last time (its last result's `era` and `transport`): the probe starts
+   * with that, and falls back to the usual order (Streamable HTTP with discovery, then SSE) when
+   * the server no longer answers so. `transport: "sse"` skips the Streamable HTTP try a legacy
+   * server turns down; `era: "legacy"` on Streamable HTTP skips `server/discover`. Null or
+   * unknown values are ignored. A hint keeps what worked: a server that keeps its old transport
+   * or era beside a new one is reported on the old one until a probe without hint.
+   */
+  readonly hint?: ProbeHint;
   /** How the probe introduces itself in `initialize` / `server/discover`. */
   readonly clientInfo?: { readonly name: string; readonly version: string };
   /** Resolves host names for the SSRF guard. Default: `Deno.resolveDns`. For tests. */
@@ -49,6 +65,17 @@ export interface ProbeOptions {
   readonly random?: () => number;
 }
 
+/** What a server spoke last time, as its last result says. */
+export interface ProbeHint {
+  readonly era?: string | null;
+  readonly transport?: string | null;
+}
+
+/** Where a hinted probe starts: a transport, and the negotiation to use on it. */
+export type ProbeStart =
+  | { readonly transport: "sse" }
+  | { readonly transport: "streamable-http"; readonly negotiation: "legacy" };
+
 /** Options with every default filled in. */
 export interface ResolvedProbeOptions {
   readonly url: URL;
@@ -58,9 +85,12 @@ export interface ResolvedProbeOptions {
   readonly networkPolicy: NetworkPolicy;
   readonly signal: AbortSignal | undefined;
   readonly maxBodyBytes: number;
+  readonly maxTotalBytes: number;
   readonly maxRedirects: number;
   readonly maxToolPages: number;
   readonly clientInfo: { readonly name: string; readonly version: string };
+  /** Where the hint says to start; null: the usual order. */
+  readonly start: ProbeStart | null;
   readonly resolver: HostResolver;
   readonly backoff: BackoffPolicy;
   readonly random: () => number;
@@ -69,6 +99,7 @@ export interface ResolvedProbeOptions {
 /** Defaults beyond `CONNECTION_CONFIG_DEFAULTS`. */
 export const PROBE_DEFAULTS = Object.freeze({
   maxBodyBytes: 4 * 1024 * 1024,
+  maxTotalBytes: 8 * 1024 * 1024,
   maxRedirects: 3,
   maxToolPages: 32,
   clientInfo: Object.freeze({ name: "agent-mcp-connections-probe", version: "1.0.0" }),
@@ -92,6 +123,8 @@ export function resolveProbeOptions(
   checkInteger(issues, "retryAttempts", retryAttempts, CONNECTION_CONFIG_LIMITS.retryAttempts);
   const maxBodyBytes = options.maxBodyBytes ?? PROBE_DEFAULTS.maxBodyBytes;
   checkInteger(issues, "maxBodyBytes", maxBodyBytes, { min: 1, max: 1024 * 1024 * 1024 });
+  const maxTotalBytes = options.maxTotalBytes ?? PROBE_DEFAULTS.maxTotalBytes;
+  checkInteger(issues, "maxTotalBytes", maxTotalBytes, { min: 1, max: 1024 * 1024 * 1024 });
   const maxRedirects = options.maxRedirects ?? PROBE_DEFAULTS.maxRedirects;
   checkInteger(issues, "maxRedirects", maxRedirects, { min: 0, max: 10 });
   const maxToolPages = options.maxToolPages ?? PROBE_DEFAULTS.maxToolPages;
@@ -109,13 +142,28 @@ export function resolveProbeOptions(
     networkPolicy: options.networkPolicy ?? PUBLIC_ONLY_POLICY,
     signal: options.signal,
     maxBodyBytes,
+    maxTotalBytes,
     maxRedirects,
     maxToolPages,
     clientInfo: options.clientInfo ?? PROBE_DEFAULTS.clientInfo,
+    start: startFromHint(options.hint),
     resolver: options.resolver ?? systemResolver,
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     random: options.random ?? Math.random,
   };
+}
+
+/**
+ * Where a hint says to start: SSE for an SSE server (its era is always the handshake's), the
+ * `initialize` handshake straight away for a handshake-era Streamable HTTP server; null where
+ * the usual order is already what the server spoke (a modern server) or the hint says nothing.
+ */
+function startFromHint(hint: ProbeHint | undefined): ProbeStart | null {
+  if (hint?.transport === "sse") return { transport: "sse" };
+  if (hint?.transport === "streamable-http" && hint.era === "legacy") {
+    return { transport: "streamable-http", negotiation: "legacy" };
+  }
+  return null;
 }
 
 function checkInteger(

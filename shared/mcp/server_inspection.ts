@@ -3,9 +3,16 @@
  * handshake), read the server's identity and capabilities, list its tools page by page, ping
  * where the era has `ping`, then close the session.
  */
-import { Client, type Transport, type VersionNegotiationMode } from "@modelcontextprotocol/client";
+import {
+  Client,
+  SdkError,
+  SdkErrorCode,
+  type Transport,
+  type VersionNegotiationMode,
+} from "@modelcontextprotocol/client";
 import type { ProtocolEra, ServerInfo } from "../schemas/test_result.ts";
-import { TOOL_NAMES_LIMIT } from "../schemas/test_result.ts";
+import { RESULT_BOUNDS, TOOL_NAMES_LIMIT } from "../schemas/test_result.ts";
+import { boundText } from "./result_bounds.ts";
 
 /** How far past the probe's deadline the SDK's own request timeouts are set. */
 const SDK_TIMEOUT_SLACK_MS = 250;
@@ -18,6 +25,8 @@ export interface Findings {
   capabilities: string[];
   tools: string[];
   toolCount: number | null;
+  /** Whether tool names were cut or left out to fit the result's bounds. */
+  truncated: boolean;
 }
 
 /** How the conversation runs. */
@@ -43,6 +52,7 @@ export function emptyFindings(): Findings {
     capabilities: [],
     tools: [],
     toolCount: null,
+    truncated: false,
   };
 }
 
@@ -53,7 +63,6 @@ export function createProbeClient(options: InspectionOptions): Client {
     {
       capabilities: {},
       versionNegotiation: { mode: options.negotiation },
-      listMaxPages: options.maxToolPages,
     },
   );
   client.onerror = options.onTransportError;
@@ -87,16 +96,53 @@ export async function inspectServer(
     .map(([name]) => name);
 
   if (capabilities.tools) {
-    const { tools } = await client.listTools(undefined, {
-      ...requestOptions(),
-      cacheMode: "bypass",
-    });
-    findings.toolCount = tools.length;
-    findings.tools = tools.slice(0, TOOL_NAMES_LIMIT).map((tool) => tool.name);
+    findings.toolCount = await listTools(client, findings, options.maxToolPages, requestOptions);
   } else {
     findings.toolCount = 0;
   }
   if (findings.era === "legacy") await client.ping(requestOptions());
+}
+
+/**
+ * Lists the tools page by page, keeping of each page only what the result stores (the first
+ * tool names, cut to their bound, and a count), so that a probe never holds more than one
+ * page; the SDK's own `listTools()` would gather every page's tools first. Resolves with the
+ * number of tools listed; rejects with `ListPaginationExceeded` when the listing goes on past
+ * `maxPages` pages (the byte bounds of the guarded fetch stop huge pages before).
+ */
+async function listTools(
+  client: Client,
+  findings: Findings,
+  maxPages: number,
+  requestOptions: () => { timeout: number; signal: AbortSignal },
+): Promise<number> {
+  let count = 0;
+  let cursor: string | undefined;
+  for (let page = 1;; page++) {
+    const result = await client.request(
+      { method: "tools/list", ...(cursor === undefined ? {} : { params: { cursor } }) },
+      requestOptions(),
+    );
+    count += result.tools.length;
+    for (const tool of result.tools) {
+      if (findings.tools.length >= TOOL_NAMES_LIMIT) {
+        findings.truncated = true;
+        break;
+      }
+      const name = boundText(tool.name, RESULT_BOUNDS.toolNameLength);
+      if (name.cut) findings.truncated = true;
+      findings.tools.push(name.text);
+    }
+    cursor = result.nextCursor;
+    if (cursor === undefined) return count;
+    if (page >= maxPages) {
+      throw new SdkError(
+        SdkErrorCode.ListPaginationExceeded,
+        `tools/list did not end within ${maxPages} pages (${count} tools so far)`,
+        { method: "tools/list", listMaxPages: maxPages },
+      );
+    }
+  }
 }
 
 function serverInfoOf(client: Client): ServerInfo | null {

@@ -32,11 +32,16 @@ export interface TransportPlan {
   terminate(): Promise<void>;
 }
 
-/** Builds the transport of `kind` for `url`; every request it makes goes through `fetch`. */
+/**
+ * Builds the transport of `kind` for `url`; every request it makes goes through `fetch`.
+ * `negotiation` overrides the transport's usual one (a hint that the server is of the
+ * handshake era).
+ */
 export function createTransport(
   kind: ProbeTransport,
   url: URL,
   fetch: GuardedFetch,
+  negotiation?: VersionNegotiationMode,
 ): TransportPlan {
   if (kind === "streamable-http") {
     const transport = new StreamableHTTPClientTransport(url, {
@@ -54,7 +59,7 @@ export function createTransport(
     return {
       kind,
       transport,
-      negotiation: "auto",
+      negotiation: negotiation ?? "auto",
       hasSession: () => transport.sessionId !== undefined,
       terminate: () =>
         transport.sessionId === undefined ? Promise.resolve() : transport.terminateSession(),

@@ -13,6 +13,29 @@ import { z } from "zod";
 export const TOOL_NAMES_LIMIT = 200;
 
 /**
+ * The bounds of a stored result, whatever the server answers: one server's answers affect its
+ * own result only, and that result stays small enough to store, send and render (issue 13,
+ * item 2). A string longer than its bound is cut (ending in "…") and the result says
+ * `truncated: true`.
+ */
+export const RESULT_BOUNDS = Object.freeze({
+  /** Characters of a tool name (the MCP specification asks for 1 to 128). */
+  toolNameLength: 128,
+  /** Characters of each `serverInfo` field. */
+  serverInfoFieldLength: 256,
+  /** Capability names kept. */
+  capabilities: 32,
+  /** Characters of a capability name. */
+  capabilityNameLength: 64,
+  /** Characters of `protocolVersion`. */
+  protocolVersionLength: 32,
+  /** Characters of an error message. */
+  errorMessageLength: 2_000,
+  /** Bytes of the whole result as UTF-8 JSON; tool names are dropped from the end to fit. */
+  serializedBytes: 64 * 1024,
+});
+
+/**
  * Why a probe failed, one word a user interface can key on:
  *
  * - `timeout`: no answer before the connection's deadline (or the caller cancelled the probe;
@@ -26,7 +49,10 @@ export const TOOL_NAMES_LIMIT = 200;
  * - `protocol`: the server does not speak MCP: not JSON, not JSON-RPC, an HTML page, a
  *   JSON-RPC error where a result was due, an unsupported protocol version.
  * - `invalid_response`: the server speaks JSON-RPC but what it sent breaks the MCP schema, or a
- *   response body exceeded the probe's size bound, or tool pagination never ended.
+ *   response body exceeded the probe's size bound (per response, or all of a probe's responses
+ *   together), or tool pagination never ended: the probe could not read the whole answer
+ *   within its bounds. (An answer read whole that holds more than a result keeps succeeds,
+ *   with `truncated: true`.)
  * - `blocked`: the probe refused to contact the address (SSRF guard: private, loopback,
  *   link-local, cloud metadata, ... not permitted by the network policy). Nothing was sent.
  */
@@ -50,7 +76,7 @@ export type ProbeErrorClass = z.infer<typeof ProbeErrorClass>;
 /** A failed probe's error: the class, a human-readable message and, where one was seen, the HTTP status. */
 export const ProbeError = z.strictObject({
   class: ProbeErrorClass,
-  message: z.string().max(2_000),
+  message: z.string().max(RESULT_BOUNDS.errorMessageLength),
   httpStatus: z.number().int().min(100).max(599).optional(),
 });
 /** A failed probe's error. */
@@ -79,9 +105,9 @@ export type ProbeTransport = z.infer<typeof ProbeTransport>;
 
 /** The server's self-description (`serverInfo` of `initialize`, or of `server/discover`'s `_meta`). */
 export const ServerInfo = z.object({
-  name: z.string(),
-  version: z.string(),
-  title: z.string().optional(),
+  name: z.string().max(RESULT_BOUNDS.serverInfoFieldLength),
+  version: z.string().max(RESULT_BOUNDS.serverInfoFieldLength),
+  title: z.string().max(RESULT_BOUNDS.serverInfoFieldLength).optional(),
 });
 /** The server's self-description. */
 export type ServerInfo = z.infer<typeof ServerInfo>;
@@ -104,27 +130,46 @@ export const ConnectionTestResult = z
      */
     latency: z.number().int().nonnegative().nullable(),
     /** The capabilities the server declared, by name: e.g. `["tools", "resources", "prompts", "logging"]`. */
-    capabilities: z.array(z.string()),
+    capabilities: z.array(z.string().max(RESULT_BOUNDS.capabilityNameLength)).max(
+      RESULT_BOUNDS.capabilities,
+    ),
     /** When the probe started (ISO 8601, UTC). */
     timestamp: z.iso.datetime(),
     /** Wall-clock milliseconds of the whole probe: every attempt, backoff and the close. */
     durationMs: z.number().int().nonnegative(),
     serverInfo: ServerInfo.nullable(),
     /** The protocol version negotiated, e.g. "2026-07-28", "2025-06-18", "2024-11-05". */
-    protocolVersion: z.string().nullable(),
+    protocolVersion: z.string().max(RESULT_BOUNDS.protocolVersionLength).nullable(),
     era: ProtocolEra.nullable(),
     transport: ProbeTransport.nullable(),
-    /** Tool names in the server's order, at most {@link TOOL_NAMES_LIMIT}. */
-    tools: z.array(z.string()).max(TOOL_NAMES_LIMIT),
+    /**
+     * Tool names in the server's order, at most {@link TOOL_NAMES_LIMIT}, each cut to
+     * `RESULT_BOUNDS.toolNameLength` characters.
+     */
+    tools: z.array(z.string().max(RESULT_BOUNDS.toolNameLength)).max(TOOL_NAMES_LIMIT),
     /** How many tools the server listed (all pages); null when the listing did not finish. */
     toolCount: z.number().int().nonnegative().nullable(),
     /** Attempts made: 1 plus the retries after transient failures (0 if cancelled before the first). */
     attempts: z.number().int().nonnegative(),
+    /**
+     * Present (true) when something the server sent was cut to fit the result's bounds
+     * ({@link RESULT_BOUNDS}): a long name or version, more tool names than are kept, more
+     * capabilities than are kept. Absent when the result is whole.
+     */
+    truncated: z.literal(true).optional(),
   })
   .refine((result) => result.success === (result.error === null), {
     message: "error must be null exactly when success is true",
     path: ["error"],
+  })
+  .refine((result) => serializedBytes(result) <= RESULT_BOUNDS.serializedBytes, {
+    message: `a result is at most ${RESULT_BOUNDS.serializedBytes} bytes as JSON`,
   });
 
 /** The stored `connection_test_result`. */
 export type ConnectionTestResult = z.infer<typeof ConnectionTestResult>;
+
+/** The size of `value` as UTF-8 JSON, in bytes. */
+export function serializedBytes(value: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(value)).byteLength;
+}

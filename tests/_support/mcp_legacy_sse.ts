@@ -77,14 +77,24 @@ class SseServerSession implements Transport {
   }
 }
 
+/** A legacy SSE server also counts its event streams. */
+export interface LegacySseServer extends TestServer {
+  /** Event streams opened by `GET /sse` so far. */
+  readonly streamsOpened: () => number;
+  /** Event streams still open: the client has neither closed them nor gone away. */
+  readonly openStreams: () => number;
+}
+
 /** Starts the legacy SSE server; its URL is the `/sse` stream. */
-export function startLegacySseServer(options: ToolServerOptions = {}): Promise<TestServer> {
+export function startLegacySseServer(options: ToolServerOptions = {}): Promise<LegacySseServer> {
   const sessions = new Map<string, SseServerSession>();
+  let opened = 0;
 
   const handle = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
     if (url.pathname === "/sse" && request.method === "GET") {
       const session = new SseServerSession("/messages");
+      opened++;
       sessions.set(session.sessionId, session);
       session.onclose = () => sessions.delete(session.sessionId);
       await buildToolServer(options, [LEGACY_SSE_VERSION]).connect(session);
@@ -108,13 +118,16 @@ export function startLegacySseServer(options: ToolServerOptions = {}): Promise<T
     return new Response("Method Not Allowed", { status: 405, headers: { allow: "GET" } });
   };
 
-  return Promise.resolve(
-    serveRecorded(handle, {
-      ...options,
-      path: "/sse",
-      beforeShutdown: async () => {
-        await Promise.all([...sessions.values()].map((session) => session.close()));
-      },
-    }),
-  );
+  const server = serveRecorded(handle, {
+    ...options,
+    path: "/sse",
+    beforeShutdown: async () => {
+      await Promise.all([...sessions.values()].map((session) => session.close()));
+    },
+  });
+  return Promise.resolve({
+    ...server,
+    streamsOpened: () => opened,
+    openStreams: () => sessions.size,
+  });
 }

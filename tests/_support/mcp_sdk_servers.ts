@@ -22,6 +22,8 @@ export interface ToolServerOptions extends ListenOptions {
   readonly tools?: number;
   /** Tools per `tools/list` page; default all on one page. */
   readonly pageSize?: number;
+  /** Characters of each tool name, `tool_<n>` padded with "x"; default just `tool_<n>`. */
+  readonly toolNameLength?: number;
   /** The server's `serverInfo`. */
   readonly name?: string;
   readonly version?: string;
@@ -65,7 +67,7 @@ export function buildToolServer(
     const tools = [];
     for (let index = start; index < end; index++) {
       tools.push({
-        name: `tool_${index}`,
+        name: `tool_${index}`.padEnd(options.toolNameLength ?? 0, "x"),
         description: `Test tool number ${index}`,
         inputSchema: { type: "object" as const, properties: {} },
       });

@@ -12,6 +12,7 @@
  * - {@link startLegacySseServer}: the 2024-11-05 HTTP+SSE transport, official SDK `Server`.
  * - {@link startServerEverything}: the third-party reference server, `streamableHttp` or `sse`.
  * - {@link startFaultServer}: one failure each (refused, hang, 500, 401, huge body, ...).
+ * - {@link startHostileServer}: a working server with hostile answers (huge names, endless pages).
  */
 import { parseNetworkPolicy } from "../../shared/mcp/network_policy.ts";
 import type { NetworkPolicy } from "../../shared/mcp/network_policy.ts";
@@ -27,13 +28,22 @@ export {
   startModernServer,
   type ToolServerOptions,
 } from "./mcp_sdk_servers.ts";
-export { LEGACY_SSE_VERSION, startLegacySseServer } from "./mcp_legacy_sse.ts";
+export {
+  LEGACY_SSE_VERSION,
+  type LegacySseServer,
+  startLegacySseServer,
+} from "./mcp_legacy_sse.ts";
 export {
   type FaultKind,
   type FaultOptions,
   type FaultServer,
   startFaultServer,
 } from "./mcp_fault_servers.ts";
+export {
+  type HostileServer,
+  type HostileServerOptions,
+  startHostileServer,
+} from "./mcp_hostile_servers.ts";
 export {
   type ServerEverything,
   type ServerEverythingMode,

@@ -3,18 +3,23 @@
  * the gateway (and once in-process, to cancel a running test).
  */
 import assert from "node:assert/strict";
+import type { SupabaseClient } from "@supabase/supabase-js";
 import { createJwtVerifier } from "../../../shared/auth/jwt_verifier.ts";
+import { createUserDbClient } from "../../../shared/db/user_client.ts";
+import { testConnection } from "../../../shared/domain/connection_test.ts";
+import { AppError } from "../../../shared/errors/app_error.ts";
 import { loadFunctionEnv } from "../../../shared/config/function_env.ts";
 import { createLogger } from "../../../shared/http/logger.ts";
 import { probe } from "../../../shared/mcp/probe.ts";
 import type { Connection } from "../../../shared/schemas/connection.ts";
 import type { ErrorBody, TestConnectionResponse } from "../../../shared/schemas/responses.ts";
-import { ConnectionTestResult } from "../../../shared/schemas/test_result.ts";
+import { ConnectionTestResult, RESULT_BOUNDS } from "../../../shared/schemas/test_result.ts";
 import { createMcpConnectionsApp } from "../../../functions/mcp-connections/app.ts";
 import {
   LOOPBACK_POLICY,
   startFaultServer,
   startHandshakeServer,
+  startHostileServer,
   startModernServer,
 } from "../../_support/mcp_servers.ts";
 import { api, createAgent, createServer, createUser, openDb, stack } from "../../_support/stack.ts";
@@ -127,6 +132,56 @@ Deno.test("POST /connections/:id/test", async (t) => {
   );
 
   await t.step(
+    "a server answering 8 pages of 3.9 MB tool names gets a bounded stored result, " +
+      "and the status error",
+    async () => {
+      await using hostile = await startHostileServer({ toolNameLength: 3_900_000, pages: 8 });
+      const serverId = await createServer(sql, hostile.url, "Hostile pages");
+      const id = await connect(user.token, user.agentId, serverId, { timeout: 20_000 });
+      const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
+        token: user.token,
+      });
+      assert.equal(res.status, 200);
+      const result = ConnectionTestResult.parse(res.body.result);
+      assert.equal(result.error?.class, "invalid_response");
+      assert.equal(result.truncated, true);
+      assert.equal(res.body.connection.connectionStatus, "error");
+      const [row] = await sql`
+        select connection_status, octet_length(connection_test_result::text) as bytes
+          from agent_mcp_connections where id = ${id}`;
+      assert.equal(row!.connection_status, "error");
+      assert.ok(row!.bytes <= RESULT_BOUNDS.serializedBytes, `${row!.bytes} bytes stored`);
+    },
+  );
+
+  await t.step(
+    "a server whose names hold NUL and unpaired surrogates is stored, connected",
+    async () => {
+      await using hostile = await startHostileServer({
+        toolNames: ["nul\u0000name", "lone\ud800surrogate"],
+        serverInfoLength: 1024 * 1024,
+      });
+      const serverId = await createServer(sql, hostile.url, "Hostile strings");
+      const id = await connect(user.token, user.agentId, serverId, { timeout: 10_000 });
+      const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
+        token: user.token,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.result.success, true);
+      assert.equal(res.body.connection.connectionStatus, "connected");
+      const [row] = await sql`
+        select connection_test_result->'tools' as tools,
+               octet_length(connection_test_result::text) as bytes
+          from agent_mcp_connections where id = ${id}`;
+      assert.deepEqual((row!.tools as string[]).slice(0, 2), [
+        "nul\ufffdname",
+        "lone\ufffdsurrogate",
+      ]);
+      assert.ok(row!.bytes <= RESULT_BOUNDS.serializedBytes, `${row!.bytes} bytes stored`);
+    },
+  );
+
+  await t.step(
     "answers 409 mcp_server_unreachable when the server has no URL, changing nothing",
     async () => {
       const [server] =
@@ -214,4 +269,63 @@ Deno.test("POST /connections/:id/test cancelled by the caller puts the previous 
     await sql`select connection_status, connection_test_result from agent_mcp_connections where id = ${id}`;
   assert.equal(row!.connection_status, "connected");
   assert.equal(row!.connection_test_result, null);
+});
+
+Deno.test("POST /connections/:id/test never leaves testing when storing the result times out", async (t) => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "write-timeout" });
+  await using server = await startModernServer({ tools: 1 });
+  const serverId = await createServer(sql, server.url, "Write timeout");
+  const id = await connect(user.token, user.agentId, serverId, { timeout: 5_000 });
+  await sql`update agent_mcp_connections set connection_status = 'connected' where id = ${id}`;
+
+  /**
+   * The caller's database client, except that every write of a result fails as PostgREST
+   * reports a statement timeout (SQLSTATE 57014); the other calls reach the database.
+   */
+  const timingOut = (failures: { count: number }): SupabaseClient => {
+    const db = createUserDbClient(
+      { supabaseUrl: stack.url, publicApiKey: stack.anonKey },
+      user.token,
+    );
+    const timedOut = {
+      data: null,
+      error: { code: "57014", message: "canceling statement due to statement timeout" },
+      status: 500,
+    };
+    const failing = {
+      select: () => failing,
+      single: () => failing,
+      then: <R>(resolve: (value: typeof timedOut) => R) => {
+        failures.count++;
+        return Promise.resolve(resolve(timedOut));
+      },
+    };
+    return new Proxy(db, {
+      get(target, key, receiver) {
+        if (key !== "rpc") return Reflect.get(target, key, receiver);
+        return (name: string, args: Record<string, unknown>) =>
+          name === "finish_agent_mcp_connection_test" && args.p_result !== null
+            ? failing
+            : target.rpc(name, args);
+      },
+    });
+  };
+
+  await t.step(
+    "the previous status is put back and the caller gets database_timeout",
+    async () => {
+      const failures = { count: 0 };
+      await assert.rejects(
+        testConnection(timingOut(failures), id, { probe, networkPolicy: LOOPBACK_POLICY }),
+        (error: unknown) => error instanceof AppError && error.code === "database_timeout",
+      );
+      assert.equal(failures.count, 2, "the result write is tried twice");
+      const [row] = await sql`
+        select connection_status, connection_test_result from agent_mcp_connections
+         where id = ${id}`;
+      assert.equal(row!.connection_status, "connected");
+      assert.equal(row!.connection_test_result, null);
+    },
+  );
 });

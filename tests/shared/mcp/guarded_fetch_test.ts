@@ -146,19 +146,14 @@ async function assertBodyTooLarge(read: Promise<unknown>, trace: AttemptTrace): 
 }
 
 Deno.test("the guarded fetch bounds every body it hands back", async (t) => {
-  await t.step(
-    "a Content-Length within the bound comes back as the runtime gave it, whole",
-    async () => {
-      await using server = recordingServer(() => new Response("x".repeat(1000)));
-      const { fetch, trace } = guarded({ maxBodyBytes: 1000 });
-      const response = await fetch(server.url, { method: "POST", body: "{}" });
-      assert.equal(response.headers.get("content-length"), "1000");
-      // A re-streamed body would be a new Response, which has no URL.
-      assert.equal(response.url, server.url);
-      assert.equal((await response.text()).length, 1000);
-      assert.equal(trace.refusal, null);
-    },
-  );
+  await t.step("a Content-Length within the bound comes back whole", async () => {
+    await using server = recordingServer(() => new Response("x".repeat(1000)));
+    const { fetch, trace } = guarded({ maxBodyBytes: 1000 });
+    const response = await fetch(server.url, { method: "POST", body: "{}" });
+    assert.equal(response.headers.get("content-length"), "1000");
+    assert.equal((await response.text()).length, 1000);
+    assert.equal(trace.refusal, null);
+  });
   await t.step("a declared Content-Length over the bound fails before the body", async () => {
     await using server = recordingServer(() => new Response("x".repeat(1001)));
     const { fetch, trace } = guarded({ maxBodyBytes: 1000 });
@@ -285,6 +280,32 @@ Deno.test("the guarded fetch is bound to the attempt's signal and the request's"
     const reading = response.text();
     setTimeout(() => attempt.abort(new NetworkRefusal("deadline", "out of time")), 50);
     await assert.rejects(reading);
+  });
+  await t.step("the attempt's signal ends an event stream nobody reads", async () => {
+    let cancelled = 0;
+    await using server = recordingServer(() =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(encoder.encode(": open\n\n"));
+          },
+          cancel() {
+            cancelled++;
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      )
+    );
+    const { fetch, attempt } = guarded();
+    const response = await fetch(server.url);
+    assert.equal(response.status, 200);
+    attempt.abort(new NetworkRefusal("cancelled", "the attempt is over"));
+    await assert.rejects(response.text());
+    // The server sees its stream cancelled once the connection closes.
+    for (let wait = 0; cancelled === 0 && wait < 250; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(cancelled, 1);
   });
   await t.step("an attempt already over sends nothing", async () => {
     await using server = rawServer("", new Uint8Array(), { hold: true });

@@ -234,12 +234,28 @@ Deno.test("checkTarget checks scheme, name and every resolved address", async (t
     assert.equal(verdict.allowed, false);
     if (!verdict.allowed) {
       assert.equal(verdict.code, "blocked");
-      assert.match(verdict.message, /10\.0\.0\.5, a private address/);
+      assert.equal(
+        verdict.message,
+        "split.example resolves to a non-public address, which the network policy does not allow",
+      );
     }
   });
   await t.step("names that resolve to loopback or metadata are refused", async () => {
     assert.equal((await check("http://rebind.example/")).allowed, false);
     assert.equal((await check("http://metadata.example/")).allowed, false);
+  });
+  await t.step("a refused name's message does not say what it resolves to", async () => {
+    for (
+      const [url, address] of [
+        ["http://rebind.example/", /127\.0\.0\.1|loopback/],
+        ["http://metadata.example/", /169\.254|cloud metadata|link-local/],
+        ["https://split.example/mcp", /10\.0\.0\.5|private/],
+      ] as const
+    ) {
+      const verdict = await check(url);
+      assert.equal(verdict.allowed, false);
+      if (!verdict.allowed) assert.doesNotMatch(verdict.message, address, verdict.message);
+    }
   });
   await t.step("literal addresses in every URL spelling are caught", async () => {
     for (

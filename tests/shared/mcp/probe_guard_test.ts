@@ -121,9 +121,30 @@ Deno.test("probe() checks host names through the resolver and pins plain http to
       resolver: resolverFor({ "rebound.test": "127.0.0.2" }),
     });
     assertFailure(result, "blocked");
-    assert.match(result.error?.message ?? "", /rebound\.test resolves to 127\.0\.0\.2/);
+    assert.match(result.error?.message ?? "", /rebound\.test resolves to a non-public address/);
+    assert.doesNotMatch(result.error?.message ?? "", /127\.0\.0\.2|loopback/);
     assert.equal(target.connections(), 0);
   });
+  await t.step(
+    "a redirect to an internal name is blocked without saying what the name resolves to",
+    async () => {
+      await using internal = await startFaultServer("hang", { hostname: "127.0.0.2" });
+      const port = new URL(internal.url).port;
+      await using redirector = await startFaultServer("redirect", {
+        location: `http://db.internal.test:${port}/mcp`,
+      });
+      const { result } = await probeLocal(redirector.url, {
+        networkPolicy: ONLY_127_0_0_1,
+        resolver: resolverFor({ "db.internal.test": "127.0.0.2" }),
+        retryAttempts: 0,
+      });
+      assertFailure(result, "blocked");
+      const stored = JSON.stringify(result);
+      assert.match(stored, /db\.internal\.test resolves to a non-public address/);
+      assert.doesNotMatch(stored, /127\.0\.0\.2/, stored);
+      assert.equal(internal.connections(), 0);
+    },
+  );
   await t.step("http requests go to the checked address, with the name in Host", async () => {
     // The system resolver does not know `pinned.test`: only pinning can reach the server.
     await using server = await startModernServer();
