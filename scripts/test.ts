@@ -10,8 +10,8 @@
  *
  * Flags: --only=db | --only=deno, and anything after `--` goes to `deno test`
  * (e.g. `deno task test -- --filter "POST /connections"`).
- * pgTAP and plpgsql_check come from the distribution (postgresql-<major>-pgtap,
- * postgresql-<major>-plpgsql-check); when missing and we run as root they are
+ * pgTAP, plpgsql_check and Chromium come from the distribution (postgresql-<major>-pgtap,
+ * postgresql-<major>-plpgsql-check, chromium); when missing and we run as root they are
  * installed, otherwise the exact command is printed. The CLI is the npm package
  * pinned in deno.json, fetched by Deno on first use.
  */
@@ -61,24 +61,45 @@ async function ensureDatabaseTools(): Promise<void> {
     ...((await hasProve()) ? [] : ["libtap-parser-sourcehandler-pgtap-perl"]),
     ...((await hasExtension("plpgsql_check")) ? [] : [`postgresql-${major}-plpgsql-check`]),
   ];
-  const packages = await missing();
-  if (packages.length === 0) return;
+  await aptInstall(await missing(), "pgTAP, pg_prove or plpgsql_check", missing);
+}
 
+/**
+ * Debian's Chromium for the web console's browser test (Playwright drives it; it
+ * downloads no browser of its own). CHROMIUM_PATH names another one.
+ */
+async function ensureChromium(): Promise<void> {
+  const missing = async () =>
+    Deno.env.get("CHROMIUM_PATH") || (await run(["sh", "-c", "command -v chromium"])).code === 0
+      ? []
+      : ["chromium"];
+  await aptInstall(await missing(), "Chromium", missing);
+}
+
+/**
+ * Installs Debian packages with apt when we are root (after an `apt-get update` if the
+ * first try fails); otherwise throws with the exact command to run. `stillMissing`
+ * checks the result.
+ */
+async function aptInstall(
+  packages: string[],
+  what: string,
+  stillMissing: () => Promise<string[]>,
+): Promise<void> {
+  if (packages.length === 0) return;
   const command = `apt-get install -y ${packages.join(" ")}`;
   if (Deno.uid() !== 0) {
-    throw new Error(
-      `pgTAP, pg_prove or plpgsql_check is not installed. Install them with:\n  sudo ${command}`,
-    );
+    throw new Error(`${what} is not installed. Install it with:\n  sudo ${command}`);
   }
-  say(`installing the database test tools: ${command}`);
+  say(`installing ${what}: ${command}`);
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   let result = await run(["apt-get", "install", "-y", ...packages], { env });
   if (result.code !== 0) {
     await run(["apt-get", "update"], { env });
     result = await run(["apt-get", "install", "-y", ...packages], { env });
   }
-  if (result.code !== 0 || (await missing()).length > 0) {
-    throw new Error(`could not install the database test tools (${command}):\n${result.stderr}`);
+  if (result.code !== 0 || (await stillMissing()).length > 0) {
+    throw new Error(`could not install ${what} (${command}):\n${result.stderr}`);
   }
 }
 
@@ -154,6 +175,7 @@ let ok = false;
 let stack: RunningStack | null = null;
 try {
   if (only !== "deno") await ensureDatabaseTools();
+  if (only !== "db") await ensureChromium();
   const started = performance.now();
   stack = await startStack({
     stateDir,

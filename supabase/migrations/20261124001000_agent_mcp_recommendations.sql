@@ -148,9 +148,9 @@ alter table public.agent_mcp_recommendation_settings enable row level security;
 alter table public.agent_mcp_recommendation_servers enable row level security;
 alter table public.agent_mcp_recommendation_pairs enable row level security;
 
-revoke all on table public.agent_mcp_recommendation_settings from public, anon, authenticated;
-revoke all on table public.agent_mcp_recommendation_servers from public, anon, authenticated;
-revoke all on table public.agent_mcp_recommendation_pairs from public, anon, authenticated;
+revoke all on table public.agent_mcp_recommendation_settings from public, anon, authenticated, service_role;
+revoke all on table public.agent_mcp_recommendation_servers from public, anon, authenticated, service_role;
+revoke all on table public.agent_mcp_recommendation_pairs from public, anon, authenticated, service_role;
 -- service_role: reads everything, changes the settings; the aggregates are written
 -- only by the refresh (which runs as the owner).
 grant select, update on table public.agent_mcp_recommendation_settings to service_role;

@@ -34,7 +34,8 @@ const lock = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.lock"))) as Loc
 /** Every bare specifier imported by a .ts file under these folders, with where. */
 async function bareImports(folders: string[]): Promise<Map<string, string>> {
   const found = new Map<string, string>();
-  const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"'.\/][^"']*)["']/g;
+  // `from "x"` with its space (deno fmt writes one), so `path: ["from"]` is no import.
+  const pattern = /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)["']([^"'.\/\n][^"'\n]*)["']/g;
   const walk = async (dir: string): Promise<void> => {
     for await (const entry of Deno.readDir(dir)) {
       const path = join(dir, entry.name);

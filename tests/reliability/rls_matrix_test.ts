@@ -106,6 +106,8 @@ interface Fixture {
   targetKeyOfTimeout5000: string;
   /** probe_target_key(<owner>, '{"timeout": 5000}'). */
   ownerTargetKeyOfTimeout5000: string;
+  /** Per user, a connection of its own with one usage bucket (nothing else touches it). */
+  bucketConnections: Record<UserRole, string>;
 }
 
 const UNUSED_URL = "http://127.0.0.1:9/mcp";
@@ -148,6 +150,16 @@ async function createFixture(sql: postgres.Sql): Promise<Fixture> {
     `;
     checks[role] = check.id;
   }
+  const bucketConnections = {} as Record<UserRole, string>;
+  for (const role of ["owner", "other", "admin"] as const) {
+    const agent = await createAgent(sql, users[role].id);
+    const [connection] = await sql<[{ id: string }]>`
+      insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
+      values (${agent}, ${s1}, ${users[role].id}) returning id
+    `;
+    bucketConnections[role] = connection.id;
+    await insertBucket(sql, connection.id, agent);
+  }
   const [batch] = await sql<[{ id: string }]>`
     insert into mcp_health_check_batches (run_id, batch_no, state, targets, target_count)
     values (${run.id}, 0, 'done', '[]', 0) returning id::text
@@ -166,6 +178,7 @@ async function createFixture(sql: postgres.Sql): Promise<Fixture> {
     batch: batch.id,
     targetKeyOfTimeout5000: key.key,
     ownerTargetKeyOfTimeout5000: ownerKey.key,
+    bucketConnections,
   };
 }
 
@@ -250,6 +263,29 @@ async function connectionToStoppedServer(
   return { agent, connection: row.id, server };
 }
 
+/** One usage bucket of a connection, as the usage function writes it (the current hour). */
+async function insertBucket(sql: postgres.Sql, connection: string, agent: string): Promise<void> {
+  await sql`
+    insert into agent_mcp_connection_usage_buckets
+      (connection_id, agent_id, granularity, bucket_start, requests, successes, failures,
+       latency_histogram)
+    values (${connection}, ${agent}, 'hour', date_trunc('hour', now()), 1, 1, 0,
+            '{0,0,0,1,0,0,0,0,0,0,0,0,0,0,0,0}')
+  `;
+}
+
+/** A fresh connection of the owner's with one usage bucket. */
+async function freshBucket(sql: postgres.Sql, f: Fixture): Promise<Record<string, string>> {
+  const { agent, connection } = await freshOwnerConnection(sql, f);
+  await insertBucket(sql, connection, agent);
+  return { agent, connection };
+}
+
+const bucketsSnapshot = (sql: postgres.Sql, connection: string) =>
+  rowsText(
+    sql`select * from agent_mcp_connection_usage_buckets where connection_id = ${connection}`,
+  );
+
 const connectionSnapshot = (sql: postgres.Sql, id: string) =>
   rowsText(sql`select * from agent_mcp_connections where id = ${id}`);
 const agentConnectionsSnapshot = (sql: postgres.Sql, agent: string) =>
@@ -273,6 +309,39 @@ interface RelationSpec {
   insert: WriteSpec;
   update: WriteSpec;
   delete: WriteSpec;
+}
+
+/**
+ * A recommendations aggregate: the refresh (SECURITY DEFINER) writes it; service_role may
+ * read it; nobody may write it through the API. Its rows depend on the whole database, so
+ * a read checks the privilege only (no fixture rows: the filter matches none).
+ */
+function readOnlyAggregate(table: string, key: string, someId: string): RelationSpec {
+  const none = () => Promise.resolve({});
+  const snapshot = (s: postgres.Sql) => rowsText(s`select count(*) from ${s(table)}`);
+  return {
+    key,
+    fixtureRows: {},
+    select: serviceOnly(rows()),
+    insert: {
+      expect: all(denied),
+      prepare: none,
+      request: () => ({ method: "POST", path: "", body: { [key]: someId } }),
+      snapshot,
+    },
+    update: {
+      expect: all(denied),
+      prepare: none,
+      request: () => ({ method: "PATCH", path: `?${key}=eq.${someId}`, body: { users: 0 } }),
+      snapshot,
+    },
+    delete: {
+      expect: all(denied),
+      prepare: none,
+      request: () => ({ method: "DELETE", path: `?${key}=eq.${someId}` }),
+      snapshot,
+    },
+  };
 }
 
 function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> {
@@ -525,6 +594,96 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
         snapshot: (s, t) => rowsText(s`select * from mcp_health_check_runs where id = ${t.run!}`),
       },
     },
+
+    // Written only by the usage function (its private writer) and service_role; users read
+    // the buckets of their own agents.
+    agent_mcp_connection_usage_buckets: {
+      key: "connection_id",
+      fixtureRows: f.bucketConnections,
+      select: by(
+        denied,
+        rows("owner"),
+        rows("other"),
+        rows("admin"),
+        rows("owner", "other", "admin"),
+      ),
+      insert: {
+        expect: serviceOnly(written),
+        prepare: ownConnection,
+        request: (t) => ({
+          method: "POST",
+          path: "",
+          body: {
+            connection_id: t.connection,
+            agent_id: t.agent,
+            granularity: "hour",
+            bucket_start: new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString(),
+            requests: 1000000,
+            successes: 1000000,
+            failures: 0,
+            latency_histogram: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1000000],
+          },
+        }),
+        snapshot: (s, t) => bucketsSnapshot(s, t.connection!),
+      },
+      update: {
+        expect: serviceOnly(written),
+        prepare: () => freshBucket(sql, f),
+        request: (t) => ({
+          method: "PATCH",
+          path: `?connection_id=eq.${t.connection}`,
+          body: { bytes: 123456789 },
+        }),
+        snapshot: (s, t) => bucketsSnapshot(s, t.connection!),
+      },
+      delete: {
+        expect: serviceOnly(written),
+        prepare: () => freshBucket(sql, f),
+        request: (t) => ({ method: "DELETE", path: `?connection_id=eq.${t.connection}` }),
+        snapshot: (s, t) => bucketsSnapshot(s, t.connection!),
+      },
+    },
+
+    // The recommendations' settings and k-anonymous aggregates: the refresh writes them,
+    // service_role reads them (and tunes the settings), users only through
+    // agent_mcp_recommendations().
+    agent_mcp_recommendation_settings: {
+      key: "id",
+      fixtureRows: { settings: "true" },
+      select: serviceOnly(rows("settings")),
+      insert: {
+        expect: all(denied),
+        prepare: () => Promise.resolve({}),
+        request: () => ({ method: "POST", path: "", body: { id: false, min_users: 5 } }),
+        snapshot: (s) => rowsText(s`select * from agent_mcp_recommendation_settings order by id`),
+      },
+      update: {
+        expect: serviceOnly(written),
+        prepare: () => Promise.resolve({}),
+        request: () => ({
+          method: "PATCH",
+          path: "?id=eq.true",
+          body: { partners_per_server: 100 + Math.floor(Math.random() * 900) },
+        }),
+        snapshot: (s) => rowsText(s`select * from agent_mcp_recommendation_settings order by id`),
+      },
+      delete: {
+        expect: all(denied),
+        prepare: () => Promise.resolve({}),
+        request: () => ({ method: "DELETE", path: "?id=eq.true" }),
+        snapshot: (s) => rowsText(s`select * from agent_mcp_recommendation_settings order by id`),
+      },
+    },
+    agent_mcp_recommendation_servers: readOnlyAggregate(
+      "agent_mcp_recommendation_servers",
+      "mcp_server_instance_id",
+      f.s1,
+    ),
+    agent_mcp_recommendation_pairs: readOnlyAggregate(
+      "agent_mcp_recommendation_pairs",
+      "mcp_server_instance_id",
+      f.s1,
+    ),
 
     mcp_health_check_batches: {
       key: "id",
@@ -796,6 +955,11 @@ interface RpcSpec {
 }
 
 const VALID_EVENT = { success: true, responseTimeMs: 5, bytesTransferred: 10 };
+/** The report functions' range: the last 24 hours. */
+const lastDay = () => ({
+  p_from: new Date(Date.now() - 86_400_000).toISOString(),
+  p_to: new Date().toISOString(),
+});
 const helper = (v: unknown): ByRole => by(denied, value(v), value(v), value(v), value(v));
 
 /** Every function in public by signature, with what each role gets from it. */
@@ -947,6 +1111,81 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
       expect: helper(f.ownerTargetKeyOfTimeout5000),
       args: (_t, fx) => ({ owner_id: fx.users.owner.id, config: { timeout: 5000 } }),
     },
+
+    // Usage history and reports. SECURITY INVOKER: RLS decides; another user's
+    // connection is "not found". service_role bypasses RLS and reads any.
+    "agent_mcp_histogram_percentile(bigint[],numeric)": {
+      expect: helper(35),
+      args: () => ({ p_histogram: [0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], p: 0.5 }),
+    },
+    "fold_agent_mcp_usage_buckets(interval)": {
+      expect: serviceOnly(value(0)),
+      args: () => ({ p_keep_hourly: "30 days" }),
+    },
+    "agent_mcp_connection_usage_series(uuid,timestamp with time zone,timestamp with time zone,text)":
+      {
+        expect: by(denied, answered, refused("PT404", 404), refused("PT404", 404), answered),
+        args: (_t, fx) => ({
+          p_connection_id: fx.bucketConnections.owner,
+          ...lastDay(),
+          p_bucket: "hour",
+        }),
+      },
+    "agent_mcp_connection_health_series(uuid,timestamp with time zone,timestamp with time zone,text)":
+      {
+        expect: by(denied, answered, refused("PT404", 404), refused("PT404", 404), answered),
+        args: (_t, fx) => ({
+          p_connection_id: fx.connections.owner,
+          ...lastDay(),
+          p_bucket: "hour",
+        }),
+      },
+    "agent_mcp_usage_series(timestamp with time zone,timestamp with time zone,text)": {
+      expect: by(denied, answered, answered, answered, answered),
+      args: () => ({ ...lastDay(), p_bucket: "hour" }),
+    },
+    "agent_mcp_usage_by_connection(timestamp with time zone,timestamp with time zone)": {
+      expect: by(denied, answered, answered, answered, answered),
+      args: () => lastDay(),
+    },
+    "admin_agent_mcp_usage_series(timestamp with time zone,timestamp with time zone,text)": {
+      expect: by(
+        denied,
+        refused("PT403", 403),
+        refused("PT403", 403),
+        answered,
+        refused("PT403", 403),
+      ),
+      args: () => ({ ...lastDay(), p_bucket: "hour" }),
+    },
+    "admin_agent_mcp_usage_by_user(timestamp with time zone,timestamp with time zone)": {
+      expect: by(
+        denied,
+        refused("PT403", 403),
+        refused("PT403", 403),
+        answered,
+        refused("PT403", 403),
+      ),
+      args: () => lastDay(),
+    },
+
+    // Recommendations: only for the caller's own agent (service_role has no user); the
+    // refresh and its rounding are the scheduler's.
+    "agent_mcp_recommendations(uuid,integer)": {
+      expect: by(
+        denied,
+        answered,
+        refused("PT404", 404),
+        refused("PT404", 404),
+        refused("PT404", 404),
+      ),
+      args: (_t, fx) => ({ p_agent_id: fx.users.owner.agentId, p_limit: 5 }),
+    },
+    "agent_mcp_recommendation_round_count(integer)": {
+      expect: serviceOnly(answered),
+      args: () => ({ n: 37 }),
+    },
+    "refresh_agent_mcp_recommendations()": { expect: serviceOnly(answered) },
 
     // Trigger functions: PostgREST does not expose them, and nobody may execute them.
     "update_agent_mcp_connections_updated_at()": { expect: all(absent) },

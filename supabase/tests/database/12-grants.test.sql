@@ -124,6 +124,15 @@ insert into expected_grants (object, grantee, privileges) values
     ('function auth_user_exists()',                                'authenticated', 'EXECUTE'),
     ('function auth_user_exists()',                                'service_role',  'EXECUTE'),
 
+    -- 20261124001000_agent_mcp_recommendations.sql
+    ('table agent_mcp_recommendation_settings', 'service_role', 'SELECT, UPDATE'),
+    ('table agent_mcp_recommendation_servers',  'service_role', 'SELECT'),
+    ('table agent_mcp_recommendation_pairs',    'service_role', 'SELECT'),
+    ('function agent_mcp_recommendation_round_count(integer)', 'service_role',  'EXECUTE'),
+    ('function refresh_agent_mcp_recommendations()',           'service_role',  'EXECUTE'),
+    ('function agent_mcp_recommendations(uuid, integer)',      'authenticated', 'EXECUTE'),
+    ('function agent_mcp_recommendations(uuid, integer)',      'service_role',  'EXECUTE'),
+
     -- 20261124001100_agent_mcp_usage_reports.sql
     ('function agent_mcp_connection_usage_series(uuid, timestamp with time zone, timestamp with time zone, text)', 'authenticated', 'EXECUTE'),
     ('function agent_mcp_connection_usage_series(uuid, timestamp with time zone, timestamp with time zone, text)', 'service_role',  'EXECUTE'),

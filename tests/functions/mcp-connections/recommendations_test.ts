@@ -54,9 +54,8 @@ Deno.test("GET /agents/:agentId/recommendations", async (t) => {
   const partner = await createServer(sql, UNUSED_URL, `Partner ${tag}`);
   const stopped = await createServer(sql, UNUSED_URL, `Stopped ${tag}`);
   const broken = await createServer(sql, UNUSED_URL, `Broken ${tag}`);
-  await sql`update public.account_tool_instances set status_on_toolbox = 'stopped'
-            where id = ${stopped}`;
-  // Six users use the anchor with the partner, the stopped and the broken server.
+  // Six users use the anchor with the partner, the stopped and the broken server (the
+  // stopped one stopped after they connected: a stopped server takes no new connection).
   const crowd: TestUser[] = [];
   for (let i = 0; i < 6; i++) {
     const user = await createUser(sql, { label: `rec-crowd-${i}` });
@@ -66,6 +65,8 @@ Deno.test("GET /agents/:agentId/recommendations", async (t) => {
     await connect(sql, user, broken, "error");
     crowd.push(user);
   }
+  await sql`update public.account_tool_instances set status_on_toolbox = 'stopped'
+            where id = ${stopped}`;
   const caller = await createUser(sql, { label: "rec-caller" });
   await connect(sql, caller, anchor);
   await refresh(sql);
