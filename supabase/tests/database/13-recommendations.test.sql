@@ -54,8 +54,7 @@ select tests.crowd_agent(n), tests.crowd_user(n), 'Crowd agent ' || n
 from generate_series(1, 13) as n;
 
 insert into public.account_tool_instances (id, instance_name_on_toolbox, status_on_toolbox, mcp_server_url)
-select tests.server(label), label, case when label = 'Stopped' then 'stopped' else 'running' end,
-       'https://' || lower(label) || '.example.com/mcp'
+select tests.server(label), label, 'running', 'https://' || lower(label) || '.example.com/mcp'
 from unnest(array['Alpha', 'Beta', 'Gamma', 'Delta', 'Stopped', 'Broken', 'Flaky']) as label;
 
 select tests.connect_crowd('Alpha', 1, 13);
@@ -66,6 +65,9 @@ select tests.connect_crowd('Delta', 1, 6);
 select tests.connect_crowd('Stopped', 1, 6);
 select tests.connect_crowd('Broken', 1, 6, 'error');
 select tests.connect_crowd('Flaky', 1, 6);
+-- Stopped after the crowd connected (a stopped server takes no new connection).
+update public.account_tool_instances set status_on_toolbox = 'stopped'
+where id = tests.server('Stopped');
 insert into public.agent_mcp_connection_health (connection_id, consecutive_failures, last_checked_at)
 select c.id, 3, now()
 from public.agent_mcp_connections as c
