@@ -203,6 +203,69 @@ create view lint.authenticated_security_definer_function_executable as
       );
 select is_empty('select * from lint.authenticated_security_definer_function_executable', 'authenticated_security_definer_function_executable: only the documented caller-checking functions');
 
--- ======================================================================
+-- =============================================================================
+-- Positive controls: one object that breaks each lint, and the lint finds it
+-- =============================================================================
+
+-- A table with RLS, a per-row auth.uid() policy, two permissive SELECT policies, an
+-- always-true INSERT policy and a duplicated index.
+create table public.lint_control (id integer primary key, owner_id uuid);
+alter table public.lint_control enable row level security;
+create policy "per-row uid" on public.lint_control for select to authenticated
+    using (owner_id = auth.uid());
+create policy "second select" on public.lint_control for select to authenticated
+    using (owner_id is not null);
+create policy "always true insert" on public.lint_control for insert to authenticated
+    with check (true);
+create index lint_control_owner_a on public.lint_control (owner_id);
+create index lint_control_owner_b on public.lint_control (owner_id);
+-- A foreign key without an index; a table without a primary key or RLS; policies on a
+-- table whose RLS is off.
+create table public.lint_control_child (
+    id integer primary key,
+    parent_id integer references public.lint_control (id)
+);
+alter table public.lint_control_child enable row level security;
+create table public.lint_control_no_pk (value integer);
+create table public.lint_control_rls_off (id integer primary key);
+create policy "protects nothing" on public.lint_control_rls_off for select to authenticated
+    using (false);
+-- A definer-rights view users may read, and one exposing auth.users.
+create view public.lint_control_view as select id from public.lint_control;
+create view public.lint_control_users as select id from auth.users;
+grant select on public.lint_control_view, public.lint_control_users to authenticated;
+-- A function without a pinned search_path; a SECURITY DEFINER one anyone may run.
+create function public.lint_control_unpinned() returns integer language sql as 'select 1';
+create function public.lint_control_definer() returns integer
+language sql security definer set search_path = '' as 'select 1';
+grant execute on function public.lint_control_definer() to anon, authenticated;
+
+select isnt_empty($$select * from lint.auth_rls_initplan where tablename = 'lint_control'$$,
+    'auth_rls_initplan finds a per-row auth.uid() policy');
+select isnt_empty($$select * from lint.multiple_permissive_policies where relname = 'lint_control'$$,
+    'multiple_permissive_policies finds two permissive SELECT policies');
+select isnt_empty($$select * from lint.unindexed_foreign_keys where conrelid = 'public.lint_control_child'::regclass$$,
+    'unindexed_foreign_keys finds a foreign key without an index');
+select isnt_empty($$select * from lint.duplicate_index where indrelid = 'public.lint_control'::regclass$$,
+    'duplicate_index finds two identical indexes');
+select isnt_empty($$select * from lint.no_primary_key where relname = 'lint_control_no_pk'$$,
+    'no_primary_key finds a table without one');
+select isnt_empty($$select * from lint.rls_disabled_in_public where relname = 'lint_control_no_pk'$$,
+    'rls_disabled_in_public finds a table without RLS');
+select isnt_empty($$select * from lint.policy_exists_rls_disabled where relname = 'lint_control_rls_off'$$,
+    'policy_exists_rls_disabled finds policies on a table whose RLS is off');
+select isnt_empty($$select * from lint.security_definer_view where relname = 'lint_control_view'$$,
+    'security_definer_view finds a readable view without security_invoker');
+select isnt_empty($$select * from lint.auth_users_exposed where relname = 'lint_control_users'$$,
+    'auth_users_exposed finds a readable view over auth.users');
+select isnt_empty($$select * from lint.rls_policy_always_true where tablename = 'lint_control'$$,
+    'rls_policy_always_true finds an always-true INSERT policy');
+select isnt_empty($$select * from lint.function_search_path_mutable where oid = 'public.lint_control_unpinned()'::regprocedure$$,
+    'function_search_path_mutable finds a function without a pinned search_path');
+select isnt_empty($$select * from lint.anon_security_definer_function_executable where oid = 'public.lint_control_definer()'::regprocedure$$,
+    'anon_security_definer_function_executable finds a definer function anon may run');
+select isnt_empty($$select * from lint.authenticated_security_definer_function_executable where oid = 'public.lint_control_definer()'::regprocedure$$,
+    'authenticated_security_definer_function_executable finds an undocumented definer function');
+
 select * from finish();
 rollback;
