@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { scheduleHealthChecks } from "./stack/health_check_scheduler.ts";
 import { mintUserToken } from "./stack/keys.ts";
 import { projectRootFromHere } from "./stack/project_config.ts";
-import { scheduleRecommendationRefresh } from "./stack/recommendations_scheduler.ts";
+import { LOCAL_DATABASE_JOBS, scheduleDatabaseJobs } from "./stack/database_jobs.ts";
 import { startStack } from "./stack/stack.ts";
 import { startWebConsole } from "./stack/web_console.ts";
 
@@ -54,10 +54,10 @@ const webConsole = await startWebConsole({
   publishableKey: stack.keys.publishableKey,
   outDir: await Deno.makeTempDir({ prefix: "mcp-web-console-" }),
 });
-// Every 15 minutes, as supabase/snippets/schedule_agent_mcp_recommendations.sql schedules it.
-const recommendations = scheduleRecommendationRefresh({
+// The pg_cron jobs of a project (recommendations' refresh, usage history's fold).
+const databaseJobs = scheduleDatabaseJobs({
   dbUrl: stack.dbUrl,
-  intervalSeconds: 900,
+  jobs: LOCAL_DATABASE_JOBS,
   report: (line) => say(`[scheduler] ${line}`),
 });
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -114,7 +114,7 @@ const shutdown = async () => {
   say("\nstopping...");
   scheduler?.stop();
   await webConsole.close();
-  await recommendations.stop();
+  await databaseJobs.stop();
   await stack.stop();
   Deno.exit(0);
 };
