@@ -131,9 +131,9 @@ try {
         await pool.begin(async (tx) => {
           await tx`select set_config('role', 'authenticated', true),
                           set_config('request.jwt.claims', ${claims}, true)`;
-          await tx.unsafe(`select public.${fn[variant]}($1, $2::jsonb)`, [
+          await tx.unsafe(`select public.${fn[variant]}($1, $2)`, [
             connections[variant]!,
-            JSON.stringify(events),
+            tx.json(events),
           ]);
         });
       }
