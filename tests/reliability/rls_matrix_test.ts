@@ -651,8 +651,8 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
       key: "id",
       fixtureRows: { settings: "true" },
       select: serviceOnly(rows("settings")),
-      // Cells run side by side: a write is seen by the row count (insert, delete) or the
-      // row's version (update, which writes the default again and so changes nothing else).
+      // Cells run side by side: a write is seen by the row count (insert, delete) or by
+      // the cell's own value (update).
       insert: {
         expect: all(denied),
         prepare: () => Promise.resolve({}),
@@ -661,13 +661,18 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
       },
       update: {
         expect: serviceOnly(written),
-        prepare: () => Promise.resolve({}),
-        request: () => ({
+        // A value of this cell's own (101..999 partners): its snapshot sees only its write.
+        prepare: () => Promise.resolve({ partners: String(101 + Math.floor(Math.random() * 899)) }),
+        request: (t) => ({
           method: "PATCH",
           path: "?id=eq.true",
-          body: { partners_per_server: 100 },
+          body: { partners_per_server: Number(t.partners) },
         }),
-        snapshot: (s) => rowsText(s`select xmin::text from agent_mcp_recommendation_settings`),
+        snapshot: (s, t) =>
+          rowsText(
+            s`select partners_per_server = ${Number(t.partners)} as applied
+              from agent_mcp_recommendation_settings`,
+          ),
       },
       delete: {
         expect: all(denied),
