@@ -139,9 +139,10 @@ begin
 end;
 $$;
 
--- The caller's usage summed over all their connections, one point per bucket (RLS
--- keeps the buckets to the caller's agents).
-create or replace function public.agent_mcp_usage_series(
+-- Usage summed over the buckets the current role may read, one point per bucket:
+-- the caller's own (RLS) from agent_mcp_usage_series(), everyone's from the admin
+-- report (which runs it with its owner's rights).
+create or replace function agent_mcp_private.usage_series(
     p_from timestamptz,
     p_to timestamptz,
     p_bucket text
@@ -182,6 +183,29 @@ begin
         left join sums as x on x.s = p.s
         order by p.s;
 end;
+$$;
+
+-- The caller's usage summed over all their connections, one point per bucket (RLS
+-- keeps the buckets to the caller's agents).
+create or replace function public.agent_mcp_usage_series(
+    p_from timestamptz,
+    p_to timestamptz,
+    p_bucket text
+)
+returns table (
+    bucket_start timestamptz,
+    requests bigint,
+    successes bigint,
+    failures bigint,
+    bytes numeric,
+    average_latency_ms numeric
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select * from agent_mcp_private.usage_series(p_from, p_to, p_bucket);
 $$;
 
 -- The caller's usage over a range, one row per connection that was used in it.
@@ -299,7 +323,8 @@ $$;
 -- -----------------------------------------------------------------------------
 
 -- Admins only: every user's usage summed per bucket. SECURITY DEFINER (admins read
--- every user's buckets, which RLS would not let them) and it checks the caller first.
+-- every user's buckets, which RLS would not let them) and it checks the caller first;
+-- the series is the users' own, run with the owner's rights.
 create or replace function public.admin_agent_mcp_usage_series(
     p_from timestamptz,
     p_to timestamptz,
@@ -322,27 +347,7 @@ begin
     if not (select public.is_admin()) then
         perform agent_mcp_private.raise_error(403, 'forbidden', 'This needs the admin role.');
     end if;
-    perform agent_mcp_private.check_report_range(p_from, p_to);
-    return query
-        with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
-        sums as (
-            select date_trunc(p_bucket, b.bucket_start at time zone 'UTC') at time zone 'UTC' as s,
-                   sum(b.requests)::bigint as requests,
-                   sum(b.successes)::bigint as successes,
-                   sum(b.failures)::bigint as failures,
-                   sum(b.bytes) as bytes,
-                   sum(b.response_time_ms) as response_time_ms
-            from public.agent_mcp_connection_usage_buckets as b
-            where b.granularity = any (case when p_bucket = 'day' then array['hour', 'day'] else array['hour'] end)
-              and b.bucket_start >= (select min(p.s) from points as p)
-              and b.bucket_start < p_to
-            group by 1
-        )
-        select p.s, coalesce(x.requests, 0), coalesce(x.successes, 0), coalesce(x.failures, 0),
-               coalesce(x.bytes, 0), round(x.response_time_ms / nullif(x.requests, 0), 3)
-        from points as p
-        left join sums as x on x.s = p.s
-        order by p.s;
+    return query select * from agent_mcp_private.usage_series(p_from, p_to, p_bucket);
 end;
 $$;
 
@@ -391,6 +396,8 @@ $$;
 
 revoke execute on function agent_mcp_private.report_buckets(timestamptz, timestamptz, text) from public, anon;
 revoke execute on function agent_mcp_private.check_report_range(timestamptz, timestamptz) from public, anon;
+revoke execute on function agent_mcp_private.usage_series(timestamptz, timestamptz, text) from public, anon;
+grant execute on function agent_mcp_private.usage_series(timestamptz, timestamptz, text) to authenticated, service_role;
 grant execute on function agent_mcp_private.report_buckets(timestamptz, timestamptz, text) to authenticated, service_role;
 grant execute on function agent_mcp_private.check_report_range(timestamptz, timestamptz) to authenticated, service_role;
 
