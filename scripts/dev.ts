@@ -48,7 +48,7 @@ const scheduler = flags["no-health-check"] ? null : scheduleHealthChecks({
   intervalSeconds: healthCheckInterval,
   report: (line) => say(`[scheduler] ${line}`),
 });
-const webConsole = await startWebConsole({
+const webConsole = startWebConsole({
   port: Number(flags["console-port"]),
   supabaseUrl: stack.url,
   publishableKey: stack.keys.publishableKey,

@@ -156,7 +156,9 @@ async function main(): Promise<void> {
   const config: ConsoleConfig = await (await fetch("./config.json")).json();
   const token = tokenFromRedirect();
   const supabase = token
-    ? createClient(config.supabaseUrl, config.publishableKey, { accessToken: async () => token })
+    ? createClient(config.supabaseUrl, config.publishableKey, {
+      accessToken: () => Promise.resolve(token),
+    })
     : createClient(config.supabaseUrl, config.publishableKey);
 
   if (!token) {

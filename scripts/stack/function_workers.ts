@@ -254,7 +254,7 @@ export class FunctionWorkers {
       requests: this.#stats.requests,
       cpuMs: this.#stats.cpuMsEnded + live,
       currentPid: this.#current?.service.pid ?? null,
-      currentRetired: this.#current?.retiredFor != null,
+      currentRetired: (this.#current?.retiredFor ?? null) !== null,
     };
   }
 

@@ -61,7 +61,7 @@ export async function bundleWebConsole(outDir: string): Promise<string> {
   return out;
 }
 
-export async function startWebConsole(options: WebConsoleOptions): Promise<WebConsole> {
+export function startWebConsole(options: WebConsoleOptions): WebConsole {
   const folder = join(projectRootFromHere(), "examples", "web-console");
   // Bundled in the background, so the stack is ready without waiting for it; the
   // first request for app.js waits instead.

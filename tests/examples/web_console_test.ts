@@ -77,7 +77,7 @@ Deno.test("the web console works in a real browser", async (t) => {
   assert.equal(check.status, 200, await check.text());
   await sql`update account_tool_instances set mcp_server_url = ${stack.demoMcpUrl} where id = ${serverId}`;
 
-  const webConsole = await startWebConsole({
+  const webConsole = startWebConsole({
     port: 0,
     supabaseUrl: stack.url,
     publishableKey: stack.publishableKey,
