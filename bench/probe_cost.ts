@@ -2,7 +2,7 @@
  * Requests and CPU per probe by server kind (issue 13, item 6), without and with the hint of
  * what the server spoke last time, and optionally with an older tree's probe beside them:
  *
- *     deno run -A bench/probe_cost.ts [runs] [older shared/mcp/mod.ts path]
+ *     deno run -A bench/probe_cost.ts [runs] [older shared/mcp/mod.ts path] [server filter]
  *
  * Each variant runs in a child process of its own (bench/probe_cost_child.ts), so the CPU is
  * the probe's alone: the servers run in this process (server-everything in its own). The
@@ -93,10 +93,12 @@ if (import.meta.main) {
   const runs = Number(Deno.args[0] ?? "50");
   const older = Deno.args[1] === undefined ? null : new URL(Deno.args[1], `file://${Deno.cwd()}/`);
   const lines: string[] = [];
-  for (const kind of KINDS) {
+  const filter = Deno.args[2] ?? "";
+  for (const kind of KINDS.filter((candidate) => candidate.server.includes(filter))) {
     const server = await kind.start();
     try {
       const variants: [string, string, object | null][] = [
+        ["no hint", CURRENT, null],
         ...(older === null
           ? []
           : [["before (older tree)", older.href, null] as [string, string, null]]),
