@@ -305,9 +305,10 @@ comment on function agent_mcp_private.is_valid_usage_stats(jsonb) is
 revoke execute on function agent_mcp_private.is_valid_usage_stats(jsonb) from public, anon;
 grant execute on function agent_mcp_private.is_valid_usage_stats(jsonb) to authenticated, service_role;
 
--- The largest connection_test_result stored, in bytes of its JSONB value. A probe
--- result keeps at most 200 tool names and bounded strings (shared/schemas/
--- test_result.ts): a few KiB; the bound keeps a hostile server from storing more.
+-- The largest connection_test_result stored, in bytes of its JSONB value. The probe
+-- keeps a result's JSON text within 64 KiB (RESULT_BOUNDS in shared/schemas/
+-- test_result.ts); jsonb's binary form adds a header to every value, so the stored
+-- bound leaves room above that: 96 KiB. It keeps a hostile writer from storing more.
 create or replace function agent_mcp_private.max_test_result_bytes()
 returns integer
 language sql
@@ -315,7 +316,7 @@ immutable
 parallel safe
 set search_path = ''
 as $$
-    select 65536;
+    select 98304;
 $$;
 
 revoke execute on function agent_mcp_private.max_test_result_bytes() from public, anon;

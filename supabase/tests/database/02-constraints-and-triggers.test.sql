@@ -1,6 +1,6 @@
 -- Constraints, foreign keys and triggers of agent_mcp_connections.
 begin;
-select plan(43);
+select plan(44);
 \ir _helpers.psql
 
 -- -----------------------------------------------------------------------------
@@ -137,9 +137,16 @@ select lives_ok($$
 $$, 'usage_stats as the usage function writes it is accepted');
 select throws_ok($$
     update public.agent_mcp_connections
-    set connection_test_result = jsonb_build_object('success', false, 'padding', repeat('x', 70000))
+    set connection_test_result = jsonb_build_object('success', false, 'padding', repeat('x', 100000))
     where id = 'b2000000-0000-4000-8000-000000000002'
-$$, '23514', null, 'a test result larger than 64 KiB is refused');
+$$, '23514', null, 'a test result larger than 96 KiB is refused');
+select lives_ok($$
+    update public.agent_mcp_connections
+    set connection_test_result = (
+        select jsonb_build_object('success', true, 'tools', jsonb_agg(repeat('t', 125)))
+        from generate_series(1, 500))
+    where id = 'b2000000-0000-4000-8000-000000000002'
+$$, 'a test result of 64 KiB of JSON text in many small values (the probe''s largest) is stored');
 
 -- -----------------------------------------------------------------------------
 -- A server that is not running takes no new connection
