@@ -141,6 +141,9 @@ const BatchTarget = z.object({
   url: z.string().nullable(),
   probeConfig: ProbeConfig,
   connections: z.number().int(),
+  /** The era and transport of the target's last success, if any. */
+  hint: z.object({ era: z.string().nullable(), transport: z.string().nullable() }).nullable()
+    .optional(),
 });
 
 const Claim = z.object({

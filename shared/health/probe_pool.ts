@@ -10,6 +10,17 @@ import type { ConnectionTestResult } from "../schemas/test_result.ts";
 import { CONNECTION_CONFIG_DEFAULTS } from "../schemas/connection_config.ts";
 import { Semaphore } from "./semaphore.ts";
 
+/**
+ * What one probe of a batch may read. Up to 32 probes run at once in an invocation that
+ * must stay well inside 128 MB, so each reads at most 1 MiB per response and 2 MiB in all
+ * (a probe holds a few times its read limit at worst); a health check needs only the
+ * handshake and the tool names.
+ */
+export const BATCH_PROBE_READ_LIMITS = {
+  maxBodyBytes: 1024 * 1024,
+  maxTotalBytes: 2 * 1024 * 1024,
+};
+
 export interface ProbeTarget {
   serverId: string;
   /** The user whose connections share this target (targets are never shared across owners). */
@@ -19,6 +30,8 @@ export interface ProbeTarget {
   /** timeout, retryAttempts, customHeaders of the connections sharing this target. */
   probeConfig: Pick<ProbeOptions, "timeout" | "retryAttempts" | "customHeaders">;
   connections: number;
+  /** Where the probe starts: what the target spoke last time (it falls back as usual). */
+  hint?: ProbeOptions["hint"] | null;
 }
 
 export type TargetOutcome =
@@ -76,6 +89,8 @@ export async function probeAll(
         try {
           const result = await options.probe(target.url, {
             ...target.probeConfig,
+            ...(target.hint ? { hint: target.hint } : {}),
+            ...BATCH_PROBE_READ_LIMITS,
             signal: budget.signal,
           });
           return { target, status: "probed", result };

@@ -652,7 +652,22 @@ begin
                    'targetKey', p.target_key,
                    'url', p.mcp_server_url,
                    'probeConfig', p.probe_config,
-                   'connections', p.connections
+                   'connections', p.connections,
+                   -- What the target spoke at its last success (the owner's own
+                   -- connections only): the probe starts there, and falls back as usual.
+                   'hint', (
+                       select jsonb_build_object(
+                           'era', c.connection_test_result ->> 'era',
+                           'transport', c.connection_test_result ->> 'transport')
+                       from public.agent_mcp_connections as c
+                       join public.agents as a on a.id = c.agent_id
+                       where c.mcp_server_instance_id = p.mcp_server_instance_id
+                         and a.user_id = p.owner_id
+                         and c.is_active
+                         and (c.connection_test_result ->> 'success')::boolean
+                         and public.probe_target_key(a.user_id, c.connection_config) = p.target_key
+                       order by c.updated_at desc
+                       limit 1)
                ) order by p.target_position),
                count(*)
         from probed as p

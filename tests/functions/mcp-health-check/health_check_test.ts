@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type postgres from "postgres";
 import type { HealthCheckSummary } from "../../../shared/schemas/health_check.ts";
 import type { ErrorBody } from "../../../shared/schemas/responses.ts";
+import { startLegacySseServer } from "../../_support/mcp_legacy_sse.ts";
 import { startFaultServer, startModernServer } from "../../_support/mcp_servers.ts";
 import {
   call,
@@ -561,4 +562,30 @@ Deno.test("servers that are not running are skipped, and the cycle says why", as
   const [row] =
     await sql`select connection_test_result from agent_mcp_connections where id = ${id}`;
   assert.equal(row!.connection_test_result, null);
+});
+
+Deno.test("a repeat check starts with what the target spoke last time (issue 13, item 6)", async () => {
+  await using sql = openDb();
+  await using server = await startLegacySseServer();
+  const serverId = await createServer(sql, server.url, "Legacy SSE only");
+  const user = await createUser(sql, { label: "hc-hint" });
+  const id = await connect(sql, user, serverId, { timeout: 5000, retryAttempts: 0 });
+
+  const cycle = async () => {
+    const before = server.requests.length;
+    const res = await runHealthCheck({ serverIds: [serverId] });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    await waitFor(() => cycleFinished(sql, res.body.runId!), "the cycle to finish");
+    const [row] = await sql`select connection_test_result as r from agent_mcp_connections
+      where id = ${id}`;
+    assert.equal(row!.r.success, true);
+    assert.equal(row!.r.transport, "sse");
+    return server.requests.length - before;
+  };
+  const first = await cycle();
+  const second = await cycle();
+  // The first check tries Streamable HTTP before it falls back to the SSE transport; the
+  // second starts on SSE, so the server sees fewer requests (and no failed POST to /sse).
+  assert.ok(second < first, `requests: first check ${first}, second ${second}`);
+  assert.equal(server.streamsOpened(), 2, "one event stream per check");
 });

@@ -106,3 +106,23 @@ Deno.test("probeAll() reports a target the probe refuses as bad_target, and reth
     TypeError,
   );
 });
+
+Deno.test("probeAll() passes each target's hint and the batch's read limits to the probe", async () => {
+  const seen: Record<string, unknown>[] = [];
+  const hinted = { ...target("http://127.0.0.1:9/a"), hint: { era: "legacy", transport: "sse" } };
+  const plain = target("http://127.0.0.1:9/b");
+  await probeAll([hinted, plain], {
+    concurrency: 2,
+    perHostConcurrency: 2,
+    budgetMs: 5_000,
+    probe: (_url, options) => {
+      seen.push({ ...options, signal: undefined });
+      return Promise.resolve(ok);
+    },
+  });
+  assert.deepEqual(seen.map((o) => o.hint ?? null), [{ era: "legacy", transport: "sse" }, null]);
+  for (const options of seen) {
+    assert.equal(options.maxBodyBytes, 1024 * 1024);
+    assert.equal(options.maxTotalBytes, 2 * 1024 * 1024);
+  }
+});
