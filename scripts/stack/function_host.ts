@@ -49,4 +49,23 @@ function hostedServe(
 
 Object.defineProperty(Deno, "serve", { value: hostedServe, configurable: true, writable: true });
 
+// EdgeRuntime.waitUntil(), as the platform provides it: work that goes on after a response.
+// A worker asked to end (SIGTERM: retired, or the stack stops) exits once that work has
+// settled; the supervisor kills it when its wall clock runs out first.
+const background = new Set<Promise<unknown>>();
+Object.defineProperty(globalThis, "EdgeRuntime", {
+  value: {
+    waitUntil(promise: Promise<unknown>): void {
+      const tracked = Promise.resolve(promise).catch(() => {}).finally(() =>
+        background.delete(tracked)
+      );
+      background.add(tracked);
+    },
+  },
+  configurable: true,
+});
+Deno.addSignalListener("SIGTERM", () => {
+  Promise.allSettled([...background]).then(() => Deno.exit(0));
+});
+
 await import(pathToFileURL(entrypoint).href);

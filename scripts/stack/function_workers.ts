@@ -478,7 +478,11 @@ export class FunctionWorkers {
     if (this.#current === worker && worker.retiredFor === null) return;
     if (this.#current === worker) return; // still serving until its replacement is ready
     this.#forget(worker, worker.retiredFor ?? "replaced");
-    worker.service.stop("SIGTERM").catch(() => {});
+    // As on the platform, work handed to EdgeRuntime.waitUntil() may finish first, within
+    // the worker's wall clock: the host exits on SIGTERM once that work has settled.
+    const wallClockLeft = this.limits.wallClockLimitMs -
+      (performance.now() - worker.readyAt);
+    worker.service.stop("SIGTERM", Math.max(wallClockLeft, 1_000)).catch(() => {});
   }
 
   #log(line: string): void {
