@@ -142,6 +142,31 @@ Deno.test("a worker past its CPU soft limit finishes its request, then retires",
   assert.deepEqual(fixture.workers.stats().terminated, {});
 });
 
+Deno.test("a retired worker finishes its EdgeRuntime.waitUntil() work before it ends", async () => {
+  const called = Promise.withResolvers<void>();
+  await using listener = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    called.resolve();
+    return new Response("ok");
+  });
+  await using fixture = await startFixture({ cpuSoftLimitMs: 100, cpuHardLimitMs: 10_000 });
+  // Crosses the soft limit (the worker retires) and leaves work for 1.5 s after its answer.
+  const later = await fixture.get(
+    `/limits/later?burn=400&ms=1500&url=http://127.0.0.1:${listener.addr.port}/`,
+  );
+  assert.equal(later.status, 200);
+  await servedByAnotherWorker(fixture, pidOf(later.body));
+  // The retired worker makes its background call before it ends (a worker ended at once
+  // never would: the guard fails the test instead of hanging it).
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  const made = await Promise.race([
+    called.promise.then(() => true),
+    new Promise<false>((resolve) => guard = setTimeout(() => resolve(false), 20_000)),
+  ]);
+  clearTimeout(guard);
+  assert.equal(made, true, "the background call was made");
+  assert.deepEqual(fixture.workers.stats().retired, { "CPU time soft limit reached": 1 });
+});
+
 Deno.test("CPU is charged per request: requests under the limit never add up to it", async () => {
   await using fixture = await startFixture({ cpuSoftLimitMs: 200, cpuHardLimitMs: 400 });
   const pids = new Set<number>();
