@@ -11,7 +11,7 @@ import {
   HeaderValue,
 } from "../schemas/connection_config.ts";
 import type { ServerCredential } from "./auth/server_credentials.ts";
-import { serverTokenCache, type ServerTokenCache } from "./auth/token_cache.ts";
+import { type ServerTokenCache, serverTokenCache } from "./auth/token_cache.ts";
 import { type HostResolver, systemResolver } from "./host_resolver.ts";
 import { type NetworkPolicy, PUBLIC_ONLY_POLICY } from "./network_policy.ts";
 import { ProbeOptionsError } from "./probe_errors.ts";

@@ -115,7 +115,10 @@ export function startOAuthServers(options: OAuthServerOptions = {}): OAuthServer
         secret = decodeURIComponent(pass ?? "");
       }
       if (id !== clientId || secret !== clientSecret) {
-        return json({ error: "invalid_client", error_description: "client authentication failed" }, 401);
+        return json(
+          { error: "invalid_client", error_description: "client authentication failed" },
+          401,
+        );
       }
       if (form.get("grant_type") !== "client_credentials") {
         return json({ error: "unsupported_grant_type" }, 400);
@@ -127,7 +130,12 @@ export function startOAuthServers(options: OAuthServerOptions = {}): OAuthServer
       const token = `at-${crypto.randomUUID()}`;
       granted.set(token, { until: Date.now() + expiresIn * 1_000, resource });
       issuedTokens.push(token);
-      return json({ access_token: token, token_type: "Bearer", expires_in: expiresIn, scope: form.get("scope") ?? undefined });
+      return json({
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: expiresIn,
+        scope: form.get("scope") ?? undefined,
+      });
     }
     return json({ error: "not_found" }, 404);
   }, { path: "/" });

@@ -27,8 +27,8 @@ import {
   extractWWWAuthenticateParams,
   fetchToken,
   InsecureTokenEndpointError,
-  OAuthError,
   type OAuthClientProvider,
+  OAuthError,
   PrivateKeyJwtProvider,
 } from "@modelcontextprotocol/client";
 import type { AuthKind, ProbeAuth } from "../../schemas/test_result.ts";
@@ -230,7 +230,9 @@ class OAuthServerAuth implements ServerAuth {
         `no authorization server metadata at ${describeUrl(info.authorizationServerUrl)}`,
       );
     }
-    if (!(metadata.grant_types_supported ?? ["client_credentials"]).includes("client_credentials")) {
+    if (
+      !(metadata.grant_types_supported ?? ["client_credentials"]).includes("client_credentials")
+    ) {
       throw new CredentialError(
         `the authorization server ${
           describeUrl(info.authorizationServerUrl)
