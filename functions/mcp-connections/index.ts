@@ -4,6 +4,8 @@
  */
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
+import { createServiceDbClient } from "../../shared/db/service_client.ts";
+import { serverCredentialsReader } from "../../shared/domain/server_credentials.ts";
 import { createLogger } from "../../shared/http/logger.ts";
 import { networkPolicyFromEnv, probe } from "../../shared/mcp/mod.ts";
 import { createMcpConnectionsApp, FUNCTION_NAME } from "./app.ts";
@@ -18,6 +20,14 @@ const app = createMcpConnectionsApp({
   }),
   probe,
   networkPolicy: networkPolicyFromEnv(),
+  // Server credentials: read with the service role, only after RLS found the connection.
+  ...(env.serviceApiKey
+    ? {
+      readCredentials: serverCredentialsReader(
+        createServiceDbClient(env.supabaseUrl, env.serviceApiKey),
+      ),
+    }
+    : {}),
   logger: createLogger({ function: FUNCTION_NAME }),
 });
 

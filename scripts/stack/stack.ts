@@ -86,6 +86,8 @@ export interface RunningStack {
   dbUrl: string;
   keys: ApiKeys;
   demoMcpServerUrl: string | null;
+  /** Where function and PostgREST output goes when the stack logs to files. */
+  logDir: string;
   /** The secrets every function got, beyond what Supabase injects (e.g. HEALTH_CHECK_SECRET). */
   functionEnv: Record<string, string>;
   /** Each function's workers: limits, counters (CPU, requests, terminations). */
@@ -364,6 +366,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       dbUrl,
       keys,
       demoMcpServerUrl: demo?.url ?? null,
+      logDir,
       functionEnv: secrets,
       functions: functionWorkers,
       appliedMigrations,

@@ -16,5 +16,6 @@ export function stackEnvironment(stack: RunningStack): Record<string, string> {
     STACK_SECRET_KEY: stack.keys.secretKey,
     STACK_DEMO_MCP_URL: stack.demoMcpServerUrl ?? "",
     STACK_HEALTH_CHECK_SECRET: stack.functionEnv["HEALTH_CHECK_SECRET"] ?? "",
+    STACK_LOG_DIR: stack.logDir,
   };
 }

@@ -1,6 +1,7 @@
 /**
- * `POST /connections/:id/test`: mark the connection `testing`, probe its MCP server
- * with the connection's own timeout, retries and headers, store the result and the
+ * `POST /connections/:id/test`: mark the connection `testing` (under the caller's RLS), read
+ * the server's credentials (service role), probe its MCP server with them and the
+ * connection's own timeout, retries and headers, store the result and the
  * new status. Whatever happens in between (the probe fails, throws, or the caller
  * goes away) the connection does not stay `testing`: a finished probe's result is
  * stored; a cancelled or crashed one puts the previous status back.
@@ -13,12 +14,18 @@ import type { ProbeOptions } from "../mcp/probe_options.ts";
 import type { Connection } from "../schemas/connection.ts";
 import type { ConnectionTestResult } from "../schemas/test_result.ts";
 import { beginConnectionTest, finishConnectionTest } from "./connections.ts";
+import type { ReadServerCredentials } from "./server_credentials.ts";
 
 export type Probe = (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
 
 export interface ConnectionTestDeps {
   probe: Probe;
   networkPolicy: NetworkPolicy;
+  /**
+   * Reads the server's credentials with the service role; called only after the caller's RLS
+   * found the connection. Absent: servers are probed without credentials.
+   */
+  readCredentials?: ReadServerCredentials;
 }
 
 export interface ConnectionTestOutcome {
@@ -33,14 +40,18 @@ export async function testConnection(
   deps: ConnectionTestDeps,
   signal?: AbortSignal,
 ): Promise<ConnectionTestOutcome> {
+  // RLS first: the caller's JWT finds (and locks) the connection, or nothing happens.
   const start = await beginConnectionTest(db, id);
 
   let result: ConnectionTestResult | null = null;
   let failure: unknown = null;
   try {
+    // Only then the server's credentials, with the service role.
+    const credentials = (await deps.readCredentials?.(start.serverId)) ?? null;
     result = await deps.probe(start.serverUrl, {
       ...start.config,
       networkPolicy: deps.networkPolicy,
+      credentials,
       signal,
     });
   } catch (error) {

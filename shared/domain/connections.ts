@@ -143,6 +143,8 @@ export interface TestStart {
   restoreStatus: "connected" | "disconnected" | "error";
   config: ConnectionConfig;
   serverUrl: string;
+  /** The server's id: the key of its credentials. */
+  serverId: string;
 }
 
 /**
@@ -153,7 +155,12 @@ export interface TestStart {
 export async function beginConnectionTest(db: Db, id: string): Promise<TestStart> {
   const data = await dataOf(
     db.rpc("begin_agent_mcp_connection_test", { p_connection_id: id }).single<
-      { previous_status: string; connection_config: ConnectionConfig; mcp_server_url: string }
+      {
+        previous_status: string;
+        connection_config: ConnectionConfig;
+        mcp_server_url: string;
+        mcp_server_id: string;
+      }
     >(),
     "starting a connection test",
   );
@@ -162,6 +169,7 @@ export async function beginConnectionTest(db: Db, id: string): Promise<TestStart
     restoreStatus: previous === "connected" || previous === "error" ? previous : "disconnected",
     config: data.connection_config,
     serverUrl: data.mcp_server_url,
+    serverId: data.mcp_server_id,
   };
 }
 

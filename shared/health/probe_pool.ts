@@ -5,6 +5,7 @@
  * a hanging server costs its timeout and the whole pool ends within the budget.
  */
 import { ProbeOptionsError } from "../mcp/probe_errors.ts";
+import type { ServerCredential } from "../mcp/auth/server_credentials.ts";
 import type { ProbeOptions } from "../mcp/probe_options.ts";
 import type { ConnectionTestResult } from "../schemas/test_result.ts";
 import { CONNECTION_CONFIG_DEFAULTS } from "../schemas/connection_config.ts";
@@ -44,6 +45,8 @@ export interface ProbePoolOptions {
   budgetMs: number;
   /** Probes one target (the real probe with the network policy bound in). */
   probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
+  /** The credentials of the targets' servers, by server id (read with the service role). */
+  credentials?: ReadonlyMap<string, ServerCredential>;
   /** Milliseconds kept free at the end of the budget. */
   marginMs?: number;
   now?: () => number;
@@ -91,6 +94,7 @@ export async function probeAll(
             ...target.probeConfig,
             ...(target.hint ? { hint: target.hint } : {}),
             ...BATCH_PROBE_READ_LIMITS,
+            credentials: options.credentials?.get(target.serverId) ?? null,
             signal: budget.signal,
           });
           return { target, status: "probed", result };

@@ -7,7 +7,8 @@
  *      `runId`, and then starts `parallelism - 1` more invocations for it;
  *   2. claims one batch of the cycle under a short lease (`for update skip locked`),
  *      renewed every few seconds while it works;
- *   3. probes the batch's targets (bounded concurrency overall and per origin, a
+ *   3. reads the credentials of the batch's servers (one call) and probes the
+ *      batch's targets with them (bounded concurrency overall and per origin, a
  *      deadline per probe, a budget for the batch);
  *   4. writes the batch's outcomes in one call (a fixed number of statements);
  *   5. starts one more invocation while batches are left to claim, so the cycle
@@ -38,6 +39,7 @@ import {
   recordBatch,
 } from "./health_store.ts";
 import { probeAll, type TargetOutcome } from "./probe_pool.ts";
+import { readServerCredentials } from "../domain/server_credentials.ts";
 
 export interface HealthCheckDeps {
   db: SupabaseClient;
@@ -137,6 +139,7 @@ export async function runHealthCheck(
         perHostConcurrency: options.perHostConcurrency,
         budgetMs: options.budgetMs,
         probe: deps.probe,
+        credentials: await readServerCredentials(deps.db, batch.targets.map((t) => t.serverId)),
       });
     } finally {
       clearInterval(renewal);
@@ -222,6 +225,7 @@ async function dryRun(
     perHostConcurrency: request.perHostConcurrency,
     budgetMs: request.budgetMs,
     probe: deps.probe,
+    credentials: await readServerCredentials(deps.db, batch.map((t) => t.serverId)),
   });
   const probed = outcomes.flatMap((o) => (o.status === "probed" ? [o] : []));
   const healthy = probed.filter((o) => o.result.success).length;

@@ -14,8 +14,14 @@ import {
   SseError,
   UnauthorizedError,
 } from "@modelcontextprotocol/client";
-import type { ProbeError, ProbeErrorClass } from "../schemas/test_result.ts";
+import type {
+  AuthFailureStage,
+  AuthKind,
+  ProbeError,
+  ProbeErrorClass,
+} from "../schemas/test_result.ts";
 import type { AttemptTrace } from "./attempt_trace.ts";
+import { CredentialError } from "./auth/server_auth.ts";
 import type { Deadline } from "./deadline.ts";
 import { NetworkRefusal } from "./probe_errors.ts";
 
@@ -28,6 +34,8 @@ export interface ProbeFailure {
   readonly retryAfter?: string;
   /** Whether another attempt may succeed: refused/reset, timeouts, HTTP 408/429/502/503/504. */
   readonly transient: boolean;
+  /** Class `auth` only: who refused, the MCP server or the OAuth token endpoint. */
+  readonly stage?: AuthFailureStage;
   /** The error this was made from. */
   readonly cause: unknown;
 }
@@ -36,9 +44,21 @@ export interface ProbeFailure {
 export interface FailureContext {
   readonly trace: AttemptTrace;
   readonly deadline: Deadline;
+  /** What the probe presented to the server (an auth failure's message says so). Default none. */
+  readonly authKind?: AuthKind;
 }
 
 const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504]);
+
+/** What a 401/403 from the MCP server means, by what the probe presented. */
+const AUTH_REFUSALS: Readonly<Record<AuthKind, string>> = {
+  none: "the server requires credentials (an administrator registers them for the server, " +
+    "see docs/server-credentials.md; or check the connection's custom headers)",
+  headers: "the server refused the credentials its administrator registered (static headers)",
+  oauth_client_credentials:
+    "the server refused the access token obtained with its OAuth client credentials, " +
+    "even after a new one",
+};
 const MAX_MESSAGE_LENGTH = 500;
 
 /** Classifies the error that ended an attempt. Pure apart from reading the context. */
@@ -56,10 +76,23 @@ export function classifyFailure(error: unknown, context: FailureContext): ProbeF
     return failure("timeout", "the probe was cancelled by its caller", error, { transient: false });
   }
 
+  // The OAuth token endpoint refused the server's client credentials (or could not be found).
+  const credential = chain.find((link) => link instanceof CredentialError);
+  if (credential instanceof CredentialError) {
+    return failure("auth", credential.message, error, {
+      transient: false,
+      stage: "token_endpoint",
+      ...(credential.httpStatus === undefined ? {} : { httpStatus: credential.httpStatus }),
+    });
+  }
+
+  const authKind = context.authKind ?? "none";
   for (const link of chain) {
     const status = httpStatusOf(link);
-    if (status !== undefined) return fromHttpStatus(status, trace, error, link);
-    if (link instanceof UnauthorizedError) return fromHttpStatus(401, trace, error, link);
+    if (status !== undefined) return fromHttpStatus(status, trace, error, link, authKind);
+    if (link instanceof UnauthorizedError) {
+      return fromHttpStatus(401, trace, error, link, authKind);
+    }
   }
 
   const network = networkFailureOf(chain, error);
@@ -73,7 +106,7 @@ export function classifyFailure(error: unknown, context: FailureContext): ProbeF
   if (deadline.expired || refusal?.code === "deadline") return timedOut(deadline, error, trace);
 
   const lastHttp = trace.lastHttpError;
-  if (lastHttp !== null) return fromHttpStatus(lastHttp.status, trace, error, error);
+  if (lastHttp !== null) return fromHttpStatus(lastHttp.status, trace, error, error, authKind);
 
   const text = describe(error);
   if (/protocol version is not supported/i.test(text)) {
@@ -88,6 +121,7 @@ export function toProbeError(failure: ProbeFailure): ProbeError {
     class: failure.class,
     message: failure.message,
     ...(failure.httpStatus === undefined ? {} : { httpStatus: failure.httpStatus }),
+    ...(failure.stage === undefined ? {} : { stage: failure.stage }),
   };
 }
 
@@ -115,17 +149,17 @@ function fromHttpStatus(
   trace: AttemptTrace,
   cause: unknown,
   link: unknown,
+  authKind: AuthKind,
 ): ProbeFailure {
   const sighting = [...trace.httpErrors].reverse().find((seen) => seen.status === status);
   const detail = sighting?.statusText ? ` ${sighting.statusText}` : "";
   const retryAfter = sighting?.retryAfter ?? undefined;
   if (status === 401 || status === 403) {
-    return failure(
-      "auth",
-      `HTTP ${status}${detail}: the server requires credentials (check the connection's custom headers)`,
-      cause,
-      { transient: false, httpStatus: status },
-    );
+    return failure("auth", `HTTP ${status}${detail}: ${AUTH_REFUSALS[authKind]}`, cause, {
+      transient: false,
+      httpStatus: status,
+      stage: "mcp_server",
+    });
   }
   const said = describe(link);
   return failure("http_status", `HTTP ${status}${detail}${said ? `: ${said}` : ""}`, cause, {
@@ -285,7 +319,7 @@ function failure(
   cls: ProbeErrorClass,
   message: string,
   cause: unknown,
-  extra: { transient: boolean; httpStatus?: number; retryAfter?: string },
+  extra: { transient: boolean; httpStatus?: number; retryAfter?: string; stage?: AuthFailureStage },
 ): ProbeFailure {
   const oneLine = message.replace(/\s+/g, " ").trim();
   const trimmed = oneLine.length > MAX_MESSAGE_LENGTH

@@ -11,6 +11,8 @@
 import type { VersionNegotiationMode } from "@modelcontextprotocol/client";
 import type { ConnectionTestResult, ProbeTransport } from "../schemas/test_result.ts";
 import { AttemptTrace } from "./attempt_trace.ts";
+import { createServerAuth, type ServerAuth } from "./auth/server_auth.ts";
+import { redactResult } from "./auth/redact.ts";
 import { Deadline } from "./deadline.ts";
 import { classifyFailure, type ProbeFailure, toProbeError } from "./failure.ts";
 import { boundResult } from "./result_bounds.ts";
@@ -64,6 +66,8 @@ interface ProbeRun {
   readonly pinning: PinningClient;
   /** The response bytes the probe may still read, over all its requests. */
   readonly budget: ByteBudget;
+  /** The server's credentials as this probe applies them. */
+  readonly auth: ServerAuth;
 }
 
 /**
@@ -89,10 +93,13 @@ export async function probe(
     deadline,
     pinning: new PinningClient(),
     budget: new ByteBudget(resolved.maxTotalBytes),
+    auth: createServerAuth(resolved.credentials, resolved.url, resolved.tokenCache),
   };
   try {
     const { outcome, attempts } = await runAttempts(run);
-    return toResult(outcome, attempts, timestamp, startedAt);
+    const result = toResult(outcome, attempts, timestamp, startedAt, run.auth);
+    // Nothing the probe sent as a credential may come back in what it reports.
+    return boundResult(redactResult(result, run.auth.secrets()));
   } finally {
     deadline.dispose();
     run.pinning.close();
@@ -182,7 +189,7 @@ async function runTransport(
     policy: options.networkPolicy,
     resolver: options.resolver,
     origin: options.url.origin,
-    customHeaders: options.customHeaders,
+    customHeaders: run.auth.headers(options.customHeaders),
     maxBodyBytes: options.maxBodyBytes,
     budget: run.budget,
     maxRedirects: options.maxRedirects,
@@ -190,7 +197,7 @@ async function runTransport(
     trace,
     pinningClient: () => run.pinning.get(),
   });
-  const plan = createTransport(kind, options.url, fetch, negotiation);
+  const plan = createTransport(kind, options.url, fetch, negotiation, run.auth.authProvider(fetch));
   const findings = emptyFindings();
   const inspection = {
     negotiation: plan.negotiation,
@@ -210,7 +217,7 @@ async function runTransport(
     await closeSession(plan, deadline);
     return { ok: true, kind, findings, latency };
   } catch (error) {
-    const failure = classifyFailure(error, { trace, deadline });
+    const failure = classifyFailure(error, { trace, deadline, authKind: run.auth.kind });
     if (findings.era !== null) await closeSession(plan, deadline);
     return { ok: false, kind, findings, failure, eventStreamOpened: trace.eventStreamOpened };
   } finally {
@@ -311,6 +318,7 @@ function toResult(
   attempts: number,
   timestamp: string,
   startedAt: number,
+  auth: ServerAuth,
 ): ConnectionTestResult {
   const { findings } = outcome;
   return boundResult({
@@ -326,6 +334,7 @@ function toResult(
     transport: outcome.ok || findings.era !== null ? outcome.kind : null,
     tools: findings.tools,
     toolCount: findings.toolCount,
+    auth: auth.summary(),
     attempts,
     ...(findings.truncated ? { truncated: true as const } : {}),
   });

@@ -10,6 +10,8 @@ import {
   HeaderName,
   HeaderValue,
 } from "../schemas/connection_config.ts";
+import type { ServerCredential } from "./auth/server_credentials.ts";
+import { type ServerTokenCache, serverTokenCache } from "./auth/token_cache.ts";
 import { type HostResolver, systemResolver } from "./host_resolver.ts";
 import { type NetworkPolicy, PUBLIC_ONLY_POLICY } from "./network_policy.ts";
 import { ProbeOptionsError } from "./probe_errors.ts";
@@ -57,6 +59,14 @@ export interface ProbeOptions {
   readonly hint?: ProbeHint;
   /** How the probe introduces itself in `initialize` / `server/discover`. */
   readonly clientInfo?: { readonly name: string; readonly version: string };
+  /**
+   * The server's credentials (static headers or OAuth client credentials), read with the
+   * service role only after RLS allowed the caller's connection; null or absent: none. Their
+   * headers win over `customHeaders` of the same name; no value of them reaches the result.
+   */
+  readonly credentials?: ServerCredential | null;
+  /** Where OAuth tokens are kept between probes, per server. Default: the worker's cache. */
+  readonly tokenCache?: ServerTokenCache;
   /** Resolves host names for the SSRF guard. Default: `Deno.resolveDns`. For tests. */
   readonly resolver?: HostResolver;
   /** The retry backoff curve. For tests. */
@@ -89,6 +99,8 @@ export interface ResolvedProbeOptions {
   readonly maxRedirects: number;
   readonly maxToolPages: number;
   readonly clientInfo: { readonly name: string; readonly version: string };
+  readonly credentials: ServerCredential | null;
+  readonly tokenCache: ServerTokenCache;
   /** Where the hint says to start; null: the usual order. */
   readonly start: ProbeStart | null;
   readonly resolver: HostResolver;
@@ -146,6 +158,8 @@ export function resolveProbeOptions(
     maxRedirects,
     maxToolPages,
     clientInfo: options.clientInfo ?? PROBE_DEFAULTS.clientInfo,
+    credentials: options.credentials ?? null,
+    tokenCache: options.tokenCache ?? serverTokenCache,
     start: startFromHint(options.hint),
     resolver: options.resolver ?? systemResolver,
     backoff: options.backoff ?? DEFAULT_BACKOFF,

@@ -5,6 +5,7 @@
  * "Backwards Compatibility"). The MCP client itself knows nothing of this choice.
  */
 import {
+  type AuthProvider,
   SSEClientTransport,
   StreamableHTTPClientTransport,
   type Transport,
@@ -35,17 +36,19 @@ export interface TransportPlan {
 /**
  * Builds the transport of `kind` for `url`; every request it makes goes through `fetch`.
  * `negotiation` overrides the transport's usual one (a hint that the server is of the
- * handshake era).
+ * handshake era). `authProvider` gives the server's OAuth token (see auth/server_auth.ts).
  */
 export function createTransport(
   kind: ProbeTransport,
   url: URL,
   fetch: GuardedFetch,
   negotiation?: VersionNegotiationMode,
+  authProvider?: AuthProvider,
 ): TransportPlan {
   if (kind === "streamable-http") {
     const transport = new StreamableHTTPClientTransport(url, {
       fetch,
+      authProvider,
       // Redirects are the guarded fetch's to follow (each hop is checked there).
       redirectPolicy: "follow",
       // A probe does not resume broken streams: a broken stream is a finding.
@@ -65,7 +68,7 @@ export function createTransport(
         transport.sessionId === undefined ? Promise.resolve() : transport.terminateSession(),
     };
   }
-  const transport = new SSEClientTransport(url, { fetch, redirectPolicy: "follow" });
+  const transport = new SSEClientTransport(url, { fetch, authProvider, redirectPolicy: "follow" });
   return {
     kind,
     transport,

@@ -45,7 +45,9 @@ export const RESULT_BOUNDS = Object.freeze({
  * - `tls`: the TLS handshake failed (bad certificate, not TLS at all, ...).
  * - `http_status`: the server answered with an HTTP error status other than 401/403
  *   (`httpStatus` says which; 404/405 only after the legacy SSE transport was tried too).
- * - `auth`: HTTP 401 or 403: the server wants credentials (see the connection's custom headers).
+ * - `auth`: credentials were missing or refused: HTTP 401 or 403 from the MCP server (`stage:
+ *   "mcp_server"`), or the OAuth token endpoint refused the server's client credentials or could
+ *   not be found (`stage: "token_endpoint"`). See docs/server-credentials.md.
  * - `protocol`: the server does not speak MCP: not JSON, not JSON-RPC, an HTML page, a
  *   JSON-RPC error where a result was due, an unsupported protocol version.
  * - `invalid_response`: the server speaks JSON-RPC but what it sent breaks the MCP schema, or a
@@ -73,11 +75,22 @@ export const ProbeErrorClass = z.enum(PROBE_ERROR_CLASSES);
 /** One of {@link PROBE_ERROR_CLASSES}. */
 export type ProbeErrorClass = z.infer<typeof ProbeErrorClass>;
 
+/**
+ * Who refused the credentials, on an `auth` failure: `mcp_server` (HTTP 401/403 from the MCP
+ * server, with whatever credentials were sent, or none) or `token_endpoint` (the OAuth
+ * authorization server refused the client credentials, or no token endpoint could be found).
+ */
+export const AuthFailureStage = z.enum(["token_endpoint", "mcp_server"]);
+/** `token_endpoint` or `mcp_server`. */
+export type AuthFailureStage = z.infer<typeof AuthFailureStage>;
+
 /** A failed probe's error: the class, a human-readable message and, where one was seen, the HTTP status. */
 export const ProbeError = z.strictObject({
   class: ProbeErrorClass,
   message: z.string().max(RESULT_BOUNDS.errorMessageLength),
   httpStatus: z.number().int().min(100).max(599).optional(),
+  /** Class `auth` only: who refused. */
+  stage: AuthFailureStage.optional(),
 });
 /** A failed probe's error. */
 export type ProbeError = z.infer<typeof ProbeError>;
@@ -102,6 +115,27 @@ export type ProtocolEra = z.infer<typeof ProtocolEra>;
 export const ProbeTransport = z.enum(["streamable-http", "sse"]);
 /** `streamable-http` or `sse`. */
 export type ProbeTransport = z.infer<typeof ProbeTransport>;
+
+/**
+ * How the probe authenticated to the server: with nothing (`none`), the administrator's static
+ * headers (`headers`) or a token of the OAuth client credentials grant
+ * (`oauth_client_credentials`); see docs/server-credentials.md.
+ */
+export const AUTH_KINDS = ["none", "headers", "oauth_client_credentials"] as const;
+/** One of {@link AUTH_KINDS}. */
+export type AuthKind = (typeof AUTH_KINDS)[number];
+
+/** What a stored result says about authentication: the kind, never a value. */
+export const ProbeAuth = z.strictObject({
+  kind: z.enum(AUTH_KINDS),
+  /**
+   * OAuth only: token requests this probe made (0: a token an earlier probe of the same server
+   * obtained was reused).
+   */
+  tokenRequests: z.number().int().nonnegative().optional(),
+});
+/** What a stored result says about authentication. */
+export type ProbeAuth = z.infer<typeof ProbeAuth>;
 
 /** The server's self-description (`serverInfo` of `initialize`, or of `server/discover`'s `_meta`). */
 export const ServerInfo = z.object({
@@ -149,6 +183,11 @@ export const ConnectionTestResult = z
     tools: z.array(z.string().max(RESULT_BOUNDS.toolNameLength)).max(TOOL_NAMES_LIMIT),
     /** How many tools the server listed (all pages); null when the listing did not finish. */
     toolCount: z.number().int().nonnegative().nullable(),
+    /**
+     * How the probe authenticated (absent in results stored before server credentials existed).
+     * Never holds a credential.
+     */
+    auth: ProbeAuth.optional(),
     /** Attempts made: 1 plus the retries after transient failures (0 if cancelled before the first). */
     attempts: z.number().int().nonnegative(),
     /**

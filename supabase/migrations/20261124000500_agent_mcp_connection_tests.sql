@@ -79,13 +79,16 @@ grant execute on function agent_mcp_private.store_connection_test(uuid, jsonb, t
 --   previous_status    the status before, to restore if the test is cancelled
 --   connection_config  the connection's options for the probe
 --   mcp_server_url     the server's URL
+--   mcp_server_id      the server's id (the key of its credentials, read afterwards
+--                      with the service role: 20261124001200_mcp_server_credentials.sql)
 -- Errors (agent_mcp_private.raise_error()): PT404 connection_not_found (none visible
 -- to the caller), PT409 connection_inactive, PT409 mcp_server_not_running (the
 -- server is pending, starting, stopped or in error: nothing to probe, and the last
 -- real result stays), PT409 mcp_server_unreachable (the server has no URL).
--- Nothing is changed when it raises.
-create or replace function public.begin_agent_mcp_connection_test(p_connection_id uuid)
-returns table (previous_status text, connection_config jsonb, mcp_server_url text)
+-- Nothing is changed when it raises. (Dropped first: its result gained a column.)
+drop function if exists public.begin_agent_mcp_connection_test(uuid);
+create function public.begin_agent_mcp_connection_test(p_connection_id uuid)
+returns table (previous_status text, connection_config jsonb, mcp_server_url text, mcp_server_id uuid)
 language plpgsql
 volatile
 security invoker
@@ -127,7 +130,7 @@ begin
     end if;
 
     perform agent_mcp_private.mark_connection_testing(p_connection_id);
-    return query select found_status, found_config, found_url;
+    return query select found_status, found_config, found_url, server_id;
 end;
 $$;
 

@@ -19,6 +19,8 @@ const StackEnv = z.object({
   STACK_SECRET_KEY: z.string().min(1),
   STACK_DEMO_MCP_URL: z.string(),
   STACK_HEALTH_CHECK_SECRET: z.string(),
+  /** The stack's log folder (function and PostgREST output, when it logs to files). */
+  STACK_LOG_DIR: z.string().default(""),
 });
 
 function loadStackEnv() {
@@ -41,6 +43,7 @@ function loadStackEnv() {
     secretKey: e.STACK_SECRET_KEY,
     demoMcpUrl: e.STACK_DEMO_MCP_URL,
     healthCheckSecret: e.STACK_HEALTH_CHECK_SECRET,
+    logDir: e.STACK_LOG_DIR,
   };
 }
 

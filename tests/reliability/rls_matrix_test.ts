@@ -975,6 +975,9 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
   const connection = (s: postgres.Sql, t: Record<string, string>) =>
     connectionSnapshot(s, t.connection!);
   const connectionNames = () => namesOf(f.connections);
+  const serverCredentials = (s: postgres.Sql, t: Record<string, string>) =>
+    rowsText(s`select version, credentials from agent_mcp_secrets.mcp_server_credentials
+               where server_id = ${t.server!}`);
   return {
     // The caller's own answer only: there is no way to ask about another user.
     "is_admin()": { expect: by(denied, value(false), value(false), value(true), value(false)) },
@@ -1193,6 +1196,33 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
       args: () => ({ n: 37 }),
     },
     "refresh_agent_mcp_recommendations()": { expect: serviceOnly(answered) },
+
+    // Server credentials (issue 15): the service role's alone; an admin's JWT is no key.
+    "set_mcp_server_credentials(uuid,jsonb)": {
+      expect: serviceOnly(written),
+      prepare: async () => ({ server: await createServer(sql, "http://127.0.0.1:9/mcp") }),
+      args: (t) => ({
+        p_server_id: t.server,
+        p_credentials: { kind: "headers", headers: { "X-Api-Key": "matrix-cell" } },
+      }),
+      snapshot: serverCredentials,
+    },
+    "delete_mcp_server_credentials(uuid)": {
+      expect: serviceOnly(written),
+      prepare: async () => {
+        const server = await createServer(sql, "http://127.0.0.1:9/mcp");
+        await sql`select set_mcp_server_credentials(${server},
+          '{"kind": "headers", "headers": {"X-Api-Key": "matrix-cell"}}')`;
+        return { server };
+      },
+      args: (t) => ({ p_server_id: t.server }),
+      snapshot: serverCredentials,
+    },
+    "list_mcp_server_credentials()": { expect: serviceOnly(answered) },
+    "mcp_server_probe_credentials(uuid[])": {
+      expect: serviceOnly(answered),
+      args: (_t, fx) => ({ p_server_ids: [fx.s1, fx.s2] }),
+    },
 
     // Trigger functions: PostgREST does not expose them, and nobody may execute them.
     "update_agent_mcp_connections_updated_at()": { expect: all(absent) },

@@ -115,8 +115,11 @@ select is_empty($$
       and p.proname not in ('is_admin', 'auth_user_exists', 'admin_list_agent_mcp_connections',
                             'admin_agent_mcp_connection_stats',
                             'admin_agent_mcp_usage_series', 'admin_agent_mcp_usage_by_user',
-                            'agent_mcp_recommendations', 'refresh_agent_mcp_recommendations')
-$$, 'no SECURITY DEFINER function in public beyond those that check their caller');
+                            'agent_mcp_recommendations', 'refresh_agent_mcp_recommendations',
+                            -- service_role only: the one way into agent_mcp_secrets
+                            'set_mcp_server_credentials', 'delete_mcp_server_credentials',
+                            'list_mcp_server_credentials', 'mcp_server_probe_credentials')
+$$, 'no SECURITY DEFINER function in public beyond those that check their caller or only service_role runs');
 
 -- -----------------------------------------------------------------------------
 -- Views run with the caller's rights

@@ -145,7 +145,13 @@ insert into expected_grants (object, grantee, privileges) values
     ('function admin_agent_mcp_usage_series(timestamp with time zone, timestamp with time zone, text)',            'authenticated', 'EXECUTE'),
     ('function admin_agent_mcp_usage_series(timestamp with time zone, timestamp with time zone, text)',            'service_role',  'EXECUTE'),
     ('function admin_agent_mcp_usage_by_user(timestamp with time zone, timestamp with time zone)',                 'authenticated', 'EXECUTE'),
-    ('function admin_agent_mcp_usage_by_user(timestamp with time zone, timestamp with time zone)',                 'service_role',  'EXECUTE');
+    ('function admin_agent_mcp_usage_by_user(timestamp with time zone, timestamp with time zone)',                 'service_role',  'EXECUTE'),
+
+    -- 20261124001200_mcp_server_credentials.sql: administrators and the probe, service_role only
+    ('function set_mcp_server_credentials(uuid, jsonb)',         'service_role',  'EXECUTE'),
+    ('function delete_mcp_server_credentials(uuid)',             'service_role',  'EXECUTE'),
+    ('function list_mcp_server_credentials()',                   'service_role',  'EXECUTE'),
+    ('function mcp_server_probe_credentials(uuid[])',            'service_role',  'EXECUTE');
 
 
 -- =============================================================================

@@ -1,0 +1,65 @@
+/**
+ * Reading MCP server credentials for the probe, with the service role (the only role that may:
+ * `mcp_server_probe_credentials()`, migration 20261124001200). Callers read them only for a
+ * server the caller's RLS has already let them reach: `POST /connections/:id/test` after
+ * `begin_agent_mcp_connection_test()` found the connection with the user's JWT, the health
+ * check for the targets of the batch it claimed. What comes back is secret: it goes to the
+ * probe and nowhere else (no log, no error message, no response).
+ */
+import type { SupabaseClient } from "@supabase/supabase-js";
+import { z } from "zod";
+import { AppError } from "../errors/app_error.ts";
+import { fromPostgrest } from "../db/postgrest_errors.ts";
+import { ServerCredential, ServerCredentials } from "../mcp/auth/server_credentials.ts";
+
+const Row = z.object({
+  server_id: z.uuid(),
+  version: z.number().int().positive(),
+  credentials: z.unknown(),
+});
+
+/** Reads one server's credentials for `probe()`'s `credentials` (null: it has none). */
+export type ReadServerCredentials = (serverId: string) => Promise<ServerCredential | null>;
+
+/**
+ * The credentials of `serverIds` by server id (servers without any are absent). Throws an
+ * `AppError` for a database failure, or `internal_error` for a stored credential this code
+ * cannot read; neither says anything of the values.
+ */
+export async function readServerCredentials(
+  serviceDb: SupabaseClient,
+  serverIds: readonly string[],
+): Promise<Map<string, ServerCredential>> {
+  const found = new Map<string, ServerCredential>();
+  if (serverIds.length === 0) return found;
+  const { data, error, status } = await serviceDb.rpc("mcp_server_probe_credentials", {
+    p_server_ids: [...new Set(serverIds)],
+  });
+  if (error) throw fromPostgrest({ error, status }, "reading MCP server credentials");
+  for (const raw of Array.isArray(data) ? data : []) {
+    const row = Row.safeParse(raw);
+    const credentials = row.success ? ServerCredentials.safeParse(row.data.credentials) : null;
+    if (!row.success || !credentials?.success) {
+      // Only the server id: zod's issues could quote a value.
+      const serverId = row.success ? row.data.server_id : "(unknown)";
+      throw new AppError(
+        "internal_error",
+        `The stored credentials of MCP server ${serverId} cannot be used; set them again.`,
+      );
+    }
+    found.set(row.data.server_id, {
+      serverId: row.data.server_id,
+      version: row.data.version,
+      credentials: credentials.data,
+    });
+  }
+  return found;
+}
+
+/** A reader of one server's credentials over the service role client. */
+export function serverCredentialsReader(serviceDb: SupabaseClient): ReadServerCredentials {
+  return async (serverId) =>
+    (await readServerCredentials(serviceDb, [serverId])).get(serverId) ?? null;
+}
+
+export { ServerCredential };
