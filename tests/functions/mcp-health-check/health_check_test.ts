@@ -312,9 +312,7 @@ Deno.test("overlapping runs do not both write; a dry run writes nothing", async 
   const user = await createUser(sql, { label: "hc-overlap" });
   await using hang = await startFaultServer("hang");
   const serverId = await createServer(sql, hang.url, "Overlap");
-  // The first run holds the lease while its probe hangs; the hang ends when the server closes
-  // (after the second run was refused), long before this timeout.
-  const id = await connect(sql, user, serverId, { timeout: 20_000, retryAttempts: 0 });
+  const id = await connect(sql, user, serverId, { timeout: 1500, retryAttempts: 0 });
 
   const dry = await runHealthCheck({ serverIds: [serverId], dryRun: true, budgetMs: 5000 });
   assert.equal(dry.status, 200);
@@ -324,6 +322,10 @@ Deno.test("overlapping runs do not both write; a dry run writes nothing", async 
     await sql`select connection_test_result from agent_mcp_connections where id = ${id}`;
   assert.equal(untouched!.connection_test_result, null, "a dry run writes nothing");
 
+  // The first run holds the lease while its probe hangs; the hang ends when the server closes
+  // (after the second run was refused), long before this timeout.
+  await sql`update agent_mcp_connections
+    set connection_config = ${sql.json({ timeout: 20_000, retryAttempts: 0 })} where id = ${id}`;
   const dryProbes = hang.connections();
   const first = runHealthCheck({ serverIds: [serverId], budgetMs: 30_000 });
   // The first run's probe reached the server: the run holds its lease until the probe ends.
