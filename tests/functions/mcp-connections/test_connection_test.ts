@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { SupabaseClient } from "@supabase/supabase-js";
+import type postgres from "postgres";
 import { createJwtVerifier } from "../../../shared/auth/jwt_verifier.ts";
 import { createUserDbClient } from "../../../shared/db/user_client.ts";
 import { testConnection } from "../../../shared/domain/connection_test.ts";
@@ -23,7 +24,15 @@ import {
   startHostileServer,
   startModernServer,
 } from "../../_support/mcp_servers.ts";
-import { api, createAgent, createServer, createUser, openDb, stack } from "../../_support/stack.ts";
+import {
+  api,
+  createAgent,
+  createServer,
+  createUser,
+  openDb,
+  stack,
+  type TestUser,
+} from "../../_support/stack.ts";
 
 async function connect(
   token: string,
@@ -39,19 +48,31 @@ async function connect(
   return res.body.id;
 }
 
+/** Registers `url` as a server, connects the user's agent to it with `config`, tests it once. */
+async function connectAndTest(
+  sql: postgres.Sql,
+  user: TestUser,
+  url: string,
+  name: string,
+  config: Record<string, unknown>,
+) {
+  const serverId = await createServer(sql, url, name);
+  const id = await connect(user.token, user.agentId, serverId, config);
+  const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
+    token: user.token,
+  });
+  return { id, res };
+}
+
 Deno.test("POST /connections/:id/test", async (t) => {
   await using sql = openDb();
   const user = await createUser(sql, { label: "tester" });
 
   await t.step("runs a real MCP handshake and stores the result: connected", async () => {
     await using server = await startModernServer({ tools: 3 });
-    const serverId = await createServer(sql, server.url, "Modern");
-    const id = await connect(user.token, user.agentId, serverId, {
+    const { id, res } = await connectAndTest(sql, user, server.url, "Modern", {
       timeout: 5000,
       customHeaders: { "X-Api-Key": "secret-1" },
-    });
-    const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
-      token: user.token,
     });
     assert.equal(res.status, 200);
     const result = ConnectionTestResult.parse(res.body.result);
@@ -76,11 +97,7 @@ Deno.test("POST /connections/:id/test", async (t) => {
 
   await t.step("speaks the handshake era too", async () => {
     await using server = await startHandshakeServer({ tools: 2 });
-    const serverId = await createServer(sql, server.url, "Handshake");
-    const id = await connect(user.token, user.agentId, serverId, { timeout: 5000 });
-    const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
-      token: user.token,
-    });
+    const { id, res } = await connectAndTest(sql, user, server.url, "Handshake", { timeout: 5000 });
     assert.equal(res.status, 200);
     assert.equal(res.body.result.success, true);
     assert.equal(res.body.result.era, "legacy");
@@ -92,10 +109,8 @@ Deno.test("POST /connections/:id/test", async (t) => {
       "and the status error",
     async () => {
       await using hostile = await startHostileServer({ toolNameLength: 3_900_000, pages: 8 });
-      const serverId = await createServer(sql, hostile.url, "Hostile pages");
-      const id = await connect(user.token, user.agentId, serverId, { timeout: 20_000 });
-      const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
-        token: user.token,
+      const { id, res } = await connectAndTest(sql, user, hostile.url, "Hostile pages", {
+        timeout: 20_000,
       });
       assert.equal(res.status, 200);
       const result = ConnectionTestResult.parse(res.body.result);
@@ -117,10 +132,8 @@ Deno.test("POST /connections/:id/test", async (t) => {
         toolNames: ["nul\u0000name", "lone\ud800surrogate"],
         serverInfoLength: 1024 * 1024,
       });
-      const serverId = await createServer(sql, hostile.url, "Hostile strings");
-      const id = await connect(user.token, user.agentId, serverId, { timeout: 10_000 });
-      const res = await api<TestConnectionResponse>("POST", `/connections/${id}/test`, {
-        token: user.token,
+      const { id, res } = await connectAndTest(sql, user, hostile.url, "Hostile strings", {
+        timeout: 10_000,
       });
       assert.equal(res.status, 200);
       assert.equal(res.body.result.success, true);
