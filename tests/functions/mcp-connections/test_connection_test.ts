@@ -97,7 +97,7 @@ Deno.test("POST /connections/:id/test", async (t) => {
 
   await t.step("speaks the handshake era too", async () => {
     await using server = await startHandshakeServer({ tools: 2 });
-    const { id, res } = await connectAndTest(sql, user, server.url, "Handshake", { timeout: 5000 });
+    const { res } = await connectAndTest(sql, user, server.url, "Handshake", { timeout: 5000 });
     assert.equal(res.status, 200);
     assert.equal(res.body.result.success, true);
     assert.equal(res.body.result.era, "legacy");
