@@ -112,7 +112,7 @@ const shutdown = async () => {
   if (stopping) return;
   stopping = true;
   say("\nstopping...");
-  scheduler?.stop();
+  void scheduler?.stop();
   await webConsole.close();
   await databaseJobs.stop();
   await stack.stop();

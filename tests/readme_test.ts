@@ -68,3 +68,22 @@ Deno.test("the README's supabase-js snippet works as written", async () => {
     await Deno.remove(file);
   }
 });
+
+Deno.test("CI (.ci/run) runs the README's test command, through `deno task ok`", async () => {
+  const quickStart = /^(npx -y deno@\d+\.\d+\.\d+) task test\b/m.exec(readme);
+  assert.ok(quickStart, "the README's quick start shows its test command");
+  const pinned = quickStart[1]!;
+  const ci = await Deno.readTextFile(join(root, ".ci/run"));
+  const commands = ci.split("\n").filter((line) => line.trim() !== "" && !/^\s*#/.test(line));
+  assert.ok(commands.includes(`DENO=(${pinned})`), `.ci/run runs the README's Deno: ${pinned}`);
+  const install = commands.indexOf(`"\${DENO[@]}" install --frozen`);
+  const ok = commands.indexOf(`"\${DENO[@]}" task ok`);
+  assert.ok(install >= 0 && ok > install, "the lockfile's packages first, then `deno task ok`");
+  assert.equal(ok, commands.length - 1, "`deno task ok` is the last step");
+  const config = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
+  // Nested `deno` commands of a task run with the binary that runs the task: the pinned one.
+  assert.equal(
+    config.tasks.ok,
+    "deno fmt --check && deno lint && deno task check && deno task test",
+  );
+});

@@ -8,7 +8,8 @@
  * whose invocations died is resumed by the next call.
  */
 export interface HealthCheckScheduler {
-  stop(): void;
+  /** Makes no more calls; resolves once the call in flight, if any, has been reported. */
+  stop(): Promise<void>;
 }
 
 export function scheduleHealthChecks(options: {
@@ -36,6 +37,15 @@ export function scheduleHealthChecks(options: {
       );
     }
   };
-  const timer = setInterval(runOnce, options.intervalSeconds * 1000);
-  return { stop: () => clearInterval(timer) };
+  const inFlight = new Set<Promise<void>>();
+  const timer = setInterval(() => {
+    const call = runOnce().finally(() => inFlight.delete(call));
+    inFlight.add(call);
+  }, options.intervalSeconds * 1000);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(inFlight);
+    },
+  };
 }

@@ -109,6 +109,32 @@ async function withCluster(
   }
 }
 
+/** A user `<label>@tests.local` with one agent, and one server with a URL. */
+async function seedAgentAndServer(
+  sql: postgres.Sql,
+  label: string,
+): Promise<{ userId: string; agentId: string; serverId: string }> {
+  const userId = crypto.randomUUID();
+  await sql`insert into auth.users (id, email) values (${userId}, ${`${label}@tests.local`})`;
+  const [agent] =
+    await sql`insert into agents (user_id, name) values (${userId}, ${label}) returning id`;
+  const [server] = await sql`
+    insert into account_tool_instances (instance_name_on_toolbox, mcp_server_url)
+    values (${`${label} server`}, 'https://mcp.example.com/mcp') returning id`;
+  return { userId, agentId: agent!.id, serverId: server!.id };
+}
+
+/** What the health check (service_role) sees as its targets: server and connection count. */
+async function healthCheckTargets(sql: postgres.Sql): Promise<postgres.Row[]> {
+  return await sql.begin(async (tx) => {
+    await tx`set local role service_role`;
+    return [
+      ...await tx`
+        select mcp_server_instance_id, connections from mcp_health_check_targets(null, null)`,
+    ];
+  });
+}
+
 /** Runs `query` as a signed-in user (RLS applies), in a transaction that is rolled back. */
 async function asUser<T>(
   sql: postgres.Sql,
@@ -139,16 +165,9 @@ Deno.test("the migrations apply twice, and onto a platform that already has its 
         const sql = connect("fresh");
         await applyAllMigrations(sql);
         const first = await schemaFingerprint(sql);
-        const userId = crypto.randomUUID();
-        await sql`insert into auth.users (id, email) values (${userId}, 'twice@tests.local')`;
-        const [agent] =
-          await sql`insert into agents (user_id, name) values (${userId}, 'Kept') returning id`;
-        const [server] = await sql`
-        insert into account_tool_instances (instance_name_on_toolbox, mcp_server_url)
-        values ('Kept server', 'https://mcp.example.com/mcp') returning id
-      `;
+        const { userId, agentId, serverId } = await seedAgentAndServer(sql, "twice");
         await sql`insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by, connection_config)
-                values (${agent!.id}, ${server!.id}, ${userId}, '{"timeout": 5000}')`;
+                values (${agentId}, ${serverId}, ${userId}, '{"timeout": 5000}')`;
         const dataBefore = await sql`select * from agent_mcp_connections`;
 
         await applyAllMigrations(sql);
@@ -283,14 +302,9 @@ Deno.test("the migrations apply twice, and onto a platform that already has its 
         // privileges, as on a project created today).
         await sql`insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
                   values (${agent!.id}, ${server!.id}, ${owner})`;
-        const targets = await sql.begin(async (tx) => {
-          await tx`set local role service_role`;
-          return [
-            ...await tx`
-            select mcp_server_instance_id, connections from mcp_health_check_targets(null, null)`,
-          ];
-        });
-        assert.deepEqual(targets, [{ mcp_server_instance_id: server!.id, connections: 1 }]);
+        assert.deepEqual(await healthCheckTargets(sql), [
+          { mcp_server_instance_id: server!.id, connections: 1 },
+        ]);
       },
     );
 
@@ -321,23 +335,12 @@ Deno.test("the migrations apply twice, and onto a platform that already has its 
           "authenticated=r/postgres",
           "service_role=r/postgres",
         ]);
-        const userId = crypto.randomUUID();
-        await sql`insert into auth.users (id, email) values (${userId}, 'policed@tests.local')`;
-        const [agent] =
-          await sql`insert into agents (user_id, name) values (${userId}, 'Agent') returning id`;
-        const [server] = await sql`
-        insert into account_tool_instances (instance_name_on_toolbox, mcp_server_url)
-        values ('Server', 'https://mcp.example.com/mcp') returning id`;
+        const { userId, agentId, serverId } = await seedAgentAndServer(sql, "policed");
         await sql`insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
-                  values (${agent!.id}, ${server!.id}, ${userId})`;
-        const targets = await sql.begin(async (tx) => {
-          await tx`set local role service_role`;
-          return [
-            ...await tx`
-            select mcp_server_instance_id, connections from mcp_health_check_targets(null, null)`,
-          ];
-        });
-        assert.deepEqual(targets, [{ mcp_server_instance_id: server!.id, connections: 1 }]);
+                  values (${agentId}, ${serverId}, ${userId})`;
+        assert.deepEqual(await healthCheckTargets(sql), [
+          { mcp_server_instance_id: serverId, connections: 1 },
+        ]);
       },
     );
   });

@@ -122,22 +122,29 @@ Deno.test("a hanging server costs its own timeout, not the run's", async () => {
   try {
     const hangId = await createServer(sql, hang.url, "Hanging");
     const ids = [hangId];
-    await connect(sql, user, hangId, { timeout: 1000, retryAttempts: 0 });
+    const hangConnection = await connect(sql, user, hangId, { timeout: 1000, retryAttempts: 0 });
     for (const server of healthyServers) {
       const id = await createServer(sql, server.url, "Healthy");
       ids.push(id);
       await connect(sql, user, id, { timeout: 1000 }, await createAgent(sql, user.id));
     }
+    const budgetMs = 30_000;
     const started = performance.now();
-    const res = await runHealthCheck({ serverIds: ids });
+    const res = await runHealthCheck({ serverIds: ids, budgetMs });
     const elapsed = performance.now() - started;
     assert.equal(res.status, 200);
     assert.equal(res.body.healthy, 3);
     assert.equal(res.body.unhealthy, 1);
+    // The hanging probe ended at its own timeout (by its own clock, not the machine's load)...
+    const [hung] = await sql`
+      select connection_test_result as result from agent_mcp_connections where id = ${hangConnection}`;
+    assert.equal(hung!.result.error?.class, "timeout");
     assert.ok(
-      elapsed >= 900 && elapsed < 1000 + 1500,
-      `run took ${elapsed} ms for a 1000 ms timeout`,
+      hung!.result.durationMs >= 1000 - 50 && hung!.result.durationMs <= 1000 + 1500,
+      `the probe took ${hung!.result.durationMs} ms for a 1000 ms timeout`,
     );
+    // ...and the run did not wait for its budget.
+    assert.ok(elapsed >= 900 && elapsed < budgetMs / 2, `run took ${elapsed} ms`);
   } finally {
     await Promise.all(healthyServers.map((s) => s.close()));
   }
@@ -315,20 +322,24 @@ Deno.test("overlapping runs do not both write; a dry run writes nothing", async 
     await sql`select connection_test_result from agent_mcp_connections where id = ${id}`;
   assert.equal(untouched!.connection_test_result, null, "a dry run writes nothing");
 
-  const [first, second] = await Promise.all([
-    runHealthCheck({ serverIds: [serverId], budgetMs: 5000 }),
-    new Promise((r) => setTimeout(r, 200)).then(() =>
-      runHealthCheck({ serverIds: [serverId], budgetMs: 5000 })
-    ),
-  ]);
-  assert.equal(first.status, 200);
+  // The first run holds the lease while its probe hangs; the hang ends when the server closes
+  // (after the second run was refused), long before this timeout.
+  await sql`update agent_mcp_connections
+    set connection_config = ${sql.json({ timeout: 20_000, retryAttempts: 0 })} where id = ${id}`;
+  const dryProbes = hang.connections();
+  const first = runHealthCheck({ serverIds: [serverId], budgetMs: 30_000 });
+  // The first run's probe reached the server: the run holds its lease until the probe ends.
+  await waitFor(() => Promise.resolve(hang.connections() > dryProbes), "the first run's probe");
+  const second = await runHealthCheck({ serverIds: [serverId], budgetMs: 30_000 });
+  await hang.close();
+  assert.equal((await first).status, 200);
   assert.equal(second.status, 409);
   assert.equal(second.body.error.code, "run_in_progress");
   const rows =
     await sql`select run_id from mcp_health_checks where mcp_server_instance_id = ${serverId}`;
   assert.deepEqual(
     rows.map((r) => r.run_id),
-    [first.body.runId],
+    [(await first).body.runId],
     "one history row, from the run that held the lease",
   );
   const [health] =

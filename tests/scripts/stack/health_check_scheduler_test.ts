@@ -16,20 +16,25 @@ Deno.test("scheduleHealthChecks() makes the scheduled call on each interval unti
     },
   );
   const reports: string[] = [];
+  const { promise: twoReports, resolve } = Promise.withResolvers<void>();
   const scheduler = scheduleHealthChecks({
     url: `http://127.0.0.1:${server.addr.port}`,
     serviceRoleKey: "service-key",
     intervalSeconds: 0.05,
-    report: (line) => reports.push(line),
+    report: (line) => {
+      reports.push(line);
+      if (reports.length === 2) resolve();
+    },
   });
   try {
-    while (reports.length < 2) await new Promise((r) => setTimeout(r, 20));
+    await twoReports;
   } finally {
-    scheduler.stop();
-    await new Promise((r) => setTimeout(r, 100));
+    await scheduler.stop();
     await server.shutdown();
   }
-  assert.ok(calls.length >= 2);
+  const made = calls.length;
+  assert.ok(made >= 2);
+  assert.equal(reports.length, made, "every call made was reported before stop() resolved");
   assert.deepEqual(calls[0], {
     method: "POST",
     path: "/functions/v1/mcp-health-check",

@@ -4,9 +4,13 @@ import { NetworkRefusal } from "../../../shared/mcp/probe_errors.ts";
 
 Deno.test("Deadline is one clock for the whole probe", async (t) => {
   await t.step("remaining() counts down and the signal fires at the deadline", async () => {
+    const before = performance.now();
     const deadline = new Deadline(100);
     try {
-      assert.ok(deadline.remaining() <= 100 && deadline.remaining() > 50);
+      const remaining = deadline.remaining();
+      // What passed since the deadline was made, and no more, is gone (whatever the load).
+      const passed = performance.now() - before;
+      assert.ok(remaining <= 100 && remaining >= 100 - passed - 1, `${remaining} ms left`);
       await new Promise((resolve) =>
         deadline.signal.addEventListener("abort", resolve, { once: true })
       );
@@ -24,9 +28,10 @@ Deno.test("Deadline is one clock for the whole probe", async (t) => {
     try {
       assert.equal(await deadline.sleep(10), true);
       const started = performance.now();
-      setTimeout(() => controller.abort(), 20);
-      assert.equal(await deadline.sleep(5_000), false);
-      assert.ok(performance.now() - started < 1_000);
+      const sleeping = deadline.sleep(60_000);
+      controller.abort();
+      assert.equal(await sleeping, false);
+      assert.ok(performance.now() - started < 30_000, "the sleep did not run its course");
       assert.equal(deadline.cancelled, true);
       assert.equal(deadline.expired, false);
     } finally {

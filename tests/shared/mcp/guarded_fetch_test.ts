@@ -231,13 +231,23 @@ Deno.test("the guarded fetch bounds every body it hands back", async (t) => {
   });
 });
 
+/** Resolves once `server` accepted more than `seen` connections: a request is in flight. */
+async function inFlight(server: { connections: () => number }, seen = 0): Promise<void> {
+  const until = performance.now() + 30_000;
+  while (server.connections() <= seen) {
+    if (performance.now() > until) throw new Error("the request never reached the server");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 Deno.test("the guarded fetch is bound to the attempt's signal and the request's", async (t) => {
   await t.step("the attempt's signal aborts a request in flight, with its reason", async () => {
     await using server = rawServer("", new Uint8Array(), { hold: true });
     const { fetch, attempt } = guarded();
     const pending = fetch(server.url, { signal: new AbortController().signal });
     const reason = new NetworkRefusal("deadline", "out of time");
-    setTimeout(() => attempt.abort(reason), 50);
+    await inFlight(server);
+    attempt.abort(reason);
     await assert.rejects(pending, (error) => error === reason);
   });
   await t.step("the request's own signal aborts it, with its reason", async () => {
@@ -246,7 +256,8 @@ Deno.test("the guarded fetch is bound to the attempt's signal and the request's"
     const request = new AbortController();
     const pending = fetch(server.url, { signal: request.signal });
     const reason = new Error("the transport closed");
-    setTimeout(() => request.abort(reason), 50);
+    await inFlight(server);
+    request.abort(reason);
     await assert.rejects(pending, (error) => error === reason);
   });
   await t.step("a signal the transport passes with many requests binds each of them", async () => {
@@ -257,7 +268,8 @@ Deno.test("the guarded fetch is bound to the attempt's signal and the request's"
     await (await fetch(quick.url, { signal: transport.signal })).text();
     const first = fetch(silent.url, { signal: transport.signal });
     const reason = new Error("the transport closed");
-    setTimeout(() => transport.abort(reason), 50);
+    await inFlight(silent);
+    transport.abort(reason);
     await assert.rejects(first, (error) => error === reason);
 
     const { fetch: next, attempt: nextAttempt } = guarded();
@@ -265,7 +277,8 @@ Deno.test("the guarded fetch is bound to the attempt's signal and the request's"
     await (await next(quick.url, { signal: shared.signal })).text();
     const second = next(silent.url, { signal: shared.signal });
     const deadline = new NetworkRefusal("deadline", "out of time");
-    setTimeout(() => nextAttempt.abort(deadline), 50);
+    await inFlight(silent, 1);
+    nextAttempt.abort(deadline);
     await assert.rejects(second, (error) => error === deadline);
     attempt.abort();
   });
@@ -278,7 +291,7 @@ Deno.test("the guarded fetch is bound to the attempt's signal and the request's"
     const { fetch, attempt } = guarded();
     const response = await fetch(server.url, { signal: new AbortController().signal });
     const reading = response.text();
-    setTimeout(() => attempt.abort(new NetworkRefusal("deadline", "out of time")), 50);
+    attempt.abort(new NetworkRefusal("deadline", "out of time"));
     await assert.rejects(reading);
   });
   await t.step("the attempt's signal ends an event stream nobody reads", async () => {

@@ -50,14 +50,22 @@ Deno.test("probe() sends nothing to an address the network policy refuses", asyn
     assert.ok(redirector.connections() >= 1, "the allowed server was asked");
     assert.equal(target.connections(), 0, "the blocked target was not");
   });
-  await t.step("a redirect to the metadata service is refused", async () => {
-    await using redirector = await startFaultServer("redirect", {
-      location: "http://169.254.169.254/latest/meta-data/",
+  for (
+    const [where, location] of [
+      ["the metadata service", "http://169.254.169.254/latest/meta-data/"],
+      ["a metadata host name", "http://metadata.google.internal/computeMetadata/v1/"],
+      ["a private address", "http://10.0.0.1/mcp"],
+    ]
+  ) {
+    await t.step(`a redirect to ${where} is refused`, async () => {
+      await using redirector = await startFaultServer("redirect", { location });
+      const { result } = await probeLocal(redirector.url);
+      assertFailure(result, "blocked");
+      assert.equal(result.attempts, 1, "blocked is final");
+      assert.ok(redirector.connections() >= 1, "the allowed server was asked");
+      if (where !== "a private address") assert.match(result.error?.message ?? "", /metadata/);
     });
-    const { result } = await probeLocal(redirector.url);
-    assertFailure(result, "blocked");
-    assert.match(result.error?.message ?? "", /metadata/);
-  });
+  }
   await t.step(
     "metadata addresses and names, and non-http schemes, are refused outright",
     async () => {
