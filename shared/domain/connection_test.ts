@@ -18,7 +18,11 @@ export type Probe = (url: string, options: ProbeOptions) => Promise<ConnectionTe
 
 export interface ConnectionTestDeps {
   probe: Probe;
-  networkPolicy: NetworkPolicy;
+  /**
+   * The addresses the probe may reach, passed with every probe. Left out when `probe` applies
+   * its own (the mcp-connections function binds the policy when it loads the probe lazily).
+   */
+  networkPolicy?: NetworkPolicy;
 }
 
 export interface ConnectionTestOutcome {
