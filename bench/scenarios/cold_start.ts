@@ -16,7 +16,7 @@
  * (a dynamic import; tests/functions/lazy_probe_test.ts holds it there).
  */
 import { join } from "node:path";
-import { type Figure, type ScenarioResult, slowdownFigure } from "../figures.ts";
+import { type Figure, type ScenarioResult, slowdownFigure, timeFigure } from "../figures.ts";
 import { summarize } from "../stats.ts";
 import { platformEnvironment } from "../../scripts/stack/function_environment.ts";
 import { LOCAL_API_KEYS } from "../../scripts/stack/keys.ts";
@@ -45,7 +45,24 @@ export interface ColdStartOptions {
 interface Run {
   firstAnswerMs: number;
   listeningMs: number;
+  /** CPU time of all the worker's threads at its first answer (less sensitive to load). */
+  cpuMs: number;
   status: number;
+}
+
+/** CPU ms of every thread of a process (schedstat: ns the scheduler ran each thread). */
+async function processCpuMs(pid: number): Promise<number> {
+  let ns = 0;
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(
+        (await Deno.readTextFile(`/proc/${pid}/task/${task.name}/schedstat`)).split(" ")[0],
+      );
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns / 1e6;
 }
 
 async function answer(port: number, side: Side): Promise<number | null> {
@@ -85,7 +102,9 @@ async function coldRun(side: Side, projectRoot: string, logFile: string): Promis
       const status = await answer(port, side);
       if (status !== null) {
         const firstAnswerMs = performance.now() - started;
+        const cpuMs = await processCpuMs(service.pid);
         return {
+          cpuMs,
           firstAnswerMs,
           listeningMs: Number.isNaN(listeningMs) ? firstAnswerMs : listeningMs,
           status,
@@ -129,6 +148,14 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
       request: { method: "GET", path: "/mcp-connections/connections" },
     },
     {
+      id: "mcp-connections, probe loaded at start",
+      fn: {
+        ...connections,
+        entrypoint: join(options.projectRoot, "bench/cold_start/eager_probe.ts"),
+      },
+      request: { method: "GET", path: "/mcp-connections/connections" },
+    },
+    {
       id: "mcp-health-check",
       fn: functionConfig("mcp-health-check"),
       request: { method: "POST", path: "/mcp-health-check" },
@@ -161,7 +188,8 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
     label: "bare Deno.serve hello world",
     summary: summarize(runs[hello.id]!.map((r) => r.firstAnswerMs)),
   };
-  const figures: Figure[] = sides.slice(1).map((side) => {
+  const eager = sides[2]!;
+  const figures: Figure[] = sides.filter((side) => side !== hello && side !== eager).map((side) => {
     const samples = runs[side.id]!;
     const summary = summarize(samples.map((r) => r.firstAnswerMs));
     return slowdownFigure({
@@ -177,24 +205,43 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
         `(hello world ${
           summarize(runs[hello.id]!.map((r) => r.listeningMs)).median.toFixed(0)
         } ms)`,
+        `CPU to first answer ${summarize(samples.map((r) => r.cpuMs)).median.toFixed(0)} ms ` +
+        `(hello world ${summarize(runs[hello.id]!.map((r) => r.cpuMs)).median.toFixed(0)} ms)`,
         `answered ${[...new Set(samples.map((r) => r.status))].join(", ")}`,
         `${options.runs} starts`,
       ],
     });
   });
+  const lazy = sides[1]!;
+  const firstAnswers = (side: Side) => summarize(runs[side.id]!.map((r) => r.firstAnswerMs));
+  const cpu = (side: Side) => summarize(runs[side.id]!.map((r) => r.cpuMs)).median.toFixed(0);
+  figures.push(timeFigure({
+    name: "mcp-connections cold start: the probe loaded on the first test vs at start",
+    project: {
+      label: "probe loaded on the first test (dynamic import)",
+      summary: firstAnswers(lazy),
+    },
+    reference: { label: "probe loaded at start (static import)", summary: firstAnswers(eager) },
+    target: "(informative: what the dynamic import saves)",
+    met: null,
+    notes: [`CPU to first answer ${cpu(lazy)} ms vs ${cpu(eager)} ms`],
+  }));
   const details = [
     `${options.runs} starts per side after one uncounted start each, the sides taking turns. ` +
     "Each start: `deno run --no-config --import-map supabase/functions/import_map.json --lock " +
     "deno.lock --frozen scripts/stack/function_host.ts` with the function as FUNCTION_ENTRYPOINT " +
     `and \`--v8-flags=--max-old-space-size=${HEAP_LIMIT_MB}\`, as the local stack starts a worker; ` +
     `the first request polled every ${POLL_MS} ms from the spawn.\n`,
-    "| side | first request | first answer median (p95) | listening median |",
-    "| --- | --- | --- | --- |",
+    "The CPU column is the worker's CPU time over all its threads when it first answered " +
+    "(`/proc/<pid>/task/*/schedstat`): what the start costs, whatever else the machine runs.\n",
+    "| side | first request | first answer median (p95) | listening median | CPU median |",
+    "| --- | --- | --- | --- | --- |",
     ...sides.map((side) => {
       const s = summarize(runs[side.id]!.map((r) => r.firstAnswerMs));
       const l = summarize(runs[side.id]!.map((r) => r.listeningMs));
       return `| ${side.id} | ${side.request.method} ${side.request.path} | ` +
-        `${s.median.toFixed(0)} ms (p95 ${s.p95.toFixed(0)}) | ${l.median.toFixed(0)} ms |`;
+        `${s.median.toFixed(0)} ms (p95 ${s.p95.toFixed(0)}) | ${l.median.toFixed(0)} ms | ` +
+        `${summarize(runs[side.id]!.map((r) => r.cpuMs)).median.toFixed(0)} ms |`;
     }),
     "",
   ];
