@@ -13,7 +13,7 @@
  * runtime's start, not downloads.
  *
  * The routes measured do not probe: the MCP SDK and the probe load on the first `/test`
- * (a dynamic import; tests/functions/lazy_probe_test.ts holds it there).
+ * (a dynamic import; tests/functions/mcp-connections/lazy_probe_test.ts holds it there).
  */
 import { join } from "node:path";
 import { type Figure, type ScenarioResult, slowdownFigure, timeFigure } from "../figures.ts";
