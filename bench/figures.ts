@@ -5,7 +5,15 @@
  */
 import type { Summary } from "./stats.ts";
 
-export type Unit = "ms" | "s" | "req/s" | "events/s" | "statements" | "MB" | "%";
+export type Unit =
+  | "ms"
+  | "s"
+  | "req/s"
+  | "events/s"
+  | "updates/s"
+  | "statements"
+  | "MB"
+  | "%";
 
 /** One measured side: what ran and its trials. */
 export interface Side {

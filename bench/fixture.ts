@@ -169,14 +169,15 @@ export async function fillFixture(
         `
         insert into public.agent_mcp_connections (
             agent_id, mcp_server_instance_id, connection_config, connection_test_result,
-            is_active, connection_status, last_used, usage_stats, created_at, updated_at, created_by)
+            is_active, connection_status, last_used, usage_stats, created_at, updated_at, created_by,
+            owner_id)
         select agent_id, server_id, $1::jsonb,
                case when status = 'connected' then $2::jsonb end,
                i < ${lastConnection}, status,
                case when status = 'connected' then created_at + interval '1 hour' end,
                case when status = 'connected' then $3::jsonb
                     else '{}'::jsonb end,
-               created_at, created_at, owner
+               created_at, created_at, owner, owner
         from (
             select md5('bench-agent-' || a.n)::uuid as agent_id,
                    md5('bench-server-' || (1 + (a.n * 13 + i * 17) % ${size.servers}))::uuid

@@ -181,8 +181,9 @@ export async function runHealthCheckScale(
           from users as u cross join generate_series(1, ${options.connectionsPerServer}) as a
           returning id, user_id
         )
-        insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by, connection_config)
-        select a.id, s.id, a.user_id, ${sql.json(config)}
+        insert into agent_mcp_connections
+            (agent_id, mcp_server_instance_id, created_by, owner_id, connection_config)
+        select a.id, s.id, a.user_id, a.user_id, ${sql.json(config)}
         from new_agents as a
         join users as u on u.id = a.user_id
         join servers as s on s.owner_no = u.owner_no

@@ -34,6 +34,7 @@ export function formatValue(value: number, unit: Unit): string {
       return `${number(value, 2)} s`;
     case "req/s":
     case "events/s":
+    case "updates/s":
       return `${number(value, 0)} ${unit}`;
     case "statements":
       return number(value, 1);
@@ -48,10 +49,10 @@ function cell(summary: Summary, unit: Unit): string {
   const median = formatValue(summary.median, unit);
   if (summary.n <= 1 || !Number.isFinite(summary.p95)) return median;
   // For throughputs the bad tail is the low end: show the minimum instead of a p95.
-  if (unit === "req/s" || unit === "events/s") {
+  if (unit === "req/s" || unit === "events/s" || unit === "updates/s") {
     return `${median} (min ${formatValue(summary.min, unit).replace(` ${unit}`, "")})`;
   }
-  return `${median} (p95 ${formatValue(summary.p95, unit).replace(/ (ms|s|MB)$/, "")})`;
+  return `${median} (p95 ${formatValue(summary.p95, unit).replace(/ (ms|s|MB|%)$/, "")})`;
 }
 
 export function formatRatio(figure: Figure): string {

@@ -5,12 +5,15 @@
  * bench/results.json (every sample) and bench/RESULTS.md (the figures and the machine).
  *
  *   deno task bench                        everything (about 10 minutes on 2 cores)
- *   deno task bench --only=rls,list        some scenarios: rls, list, usage, probe, health, cpu, dev, recs
+ *   deno task bench --only=rls,list        some scenarios: rls, list, usage, hot, probe, health, cpu,
+ *                                          cold, dev, recs
  *   deno task bench --skip=dev
  *   deno task bench --quick                fewer trials, smaller loads (iteration, not figures)
  *   --trials=20 --http-trials=5 --probe-runs=50 --health-trials=3 --dev-trials=2
  *   --cpu-requests=100                     calls per route per trial (cpu)
  *   --recs-agents=100000                   recommendations: agents (× 10 connections, / 50 servers)
+ *   --hot-events=4000                      hot: usage events per side (over 8 rounds)
+ *   --cold-runs=10                         cold: process starts per function
  *   --write-md                             also rewrite RESULTS.md after a partial run
  *
  * Speed targets live here, never as timed assertions in tests.
@@ -25,6 +28,7 @@ import type { ScenarioResult } from "./figures.ts";
 import type { HttpLoad } from "./http_trials.ts";
 import { describeMachine, loadAverage } from "./machine.ts";
 import { type BenchReport, formatTable, resultsJson, resultsMarkdown } from "./report.ts";
+import { runColdStartScenario } from "./scenarios/cold_start.ts";
 import { runDevStartScenario } from "./scenarios/dev_start.ts";
 import { FUNCTION_CPU_DEFAULTS, runFunctionCpuScenario } from "./scenarios/function_cpu.ts";
 import { HEALTH_CHECK_SCALE, runHealthCheckScenario } from "./scenarios/health_check.ts";
@@ -33,16 +37,30 @@ import { runProbeScenario } from "./scenarios/probe.ts";
 import { RECOMMENDATIONS_FULL, runRecommendationsScenario } from "./scenarios/recommendations.ts";
 import { runRlsScenario } from "./scenarios/rls.ts";
 import { runUsageScenario } from "./scenarios/usage.ts";
+import { runUsageHotScenario } from "./scenarios/usage_hot.ts";
 
-const SCENARIOS = ["rls", "list", "usage", "probe", "health", "cpu", "dev", "recs"] as const;
+const SCENARIOS = [
+  "rls",
+  "list",
+  "usage",
+  "hot",
+  "probe",
+  "health",
+  "cpu",
+  "cold",
+  "dev",
+  "recs",
+] as const;
 type ScenarioId = typeof SCENARIOS[number];
 const TITLES: Record<ScenarioId, string> = {
   rls: "RLS at 1M connections",
   list: "GET /connections: the function beside PostgREST",
   usage: "Usage recording on one hot connection",
+  hot: "Usage events on one hot row: HOT updates, lean index set vs the draft's",
   probe: "Probe of a local MCP server beside the bare SDK",
   health: "Scheduled health check at scale",
   cpu: "Function CPU per request (the Edge Runtime's 2 s limit)",
+  cold: "Function cold start: process start to first answer, beside a bare Deno.serve",
   dev: "deno task dev: cold and warm start",
   recs: "Connection recommendations: request, refresh, hit rate",
 };
@@ -85,6 +103,8 @@ const { values: flags } = parseArgs({
     "dev-trials": { type: "string" },
     "cpu-requests": { type: "string" },
     "recs-agents": { type: "string" },
+    "hot-events": { type: "string" },
+    "cold-runs": { type: "string" },
     "write-md": { type: "boolean", default: false },
   },
 });
@@ -105,6 +125,8 @@ const settings = {
     quick ? 10_000 : RECOMMENDATIONS_FULL.agents,
     "recs-agents",
   ),
+  hotEvents: positive(flags["hot-events"], quick ? 1000 : 4000, "hot-events"),
+  coldRuns: positive(flags["cold-runs"], quick ? 3 : 10, "cold-runs"),
 };
 const listLoad: HttpLoad = {
   connections: 10,
@@ -167,14 +189,19 @@ async function databaseScenarios(ids: ScenarioId[]): Promise<ScenarioResult[]> {
   });
   try {
     const size = ids.includes("rls") || ids.includes("list") ? FULL_SIZE : SMALL_SIZE;
-    const sql = postgres(stack.dbUrl, { max: 2, onnotice: () => {} });
-    let fixture: Fixture;
-    try {
-      fixture = await fillFixture(sql, size, progress);
-    } finally {
-      await sql.end();
-    }
-    if (ids.includes("rls")) {
+    const fill = async (): Promise<Fixture> => {
+      const sql = postgres(stack.dbUrl, { max: 2, onnotice: () => {} });
+      try {
+        return await fillFixture(sql, size, progress);
+      } finally {
+        await sql.end();
+      }
+    };
+    // The hot-row scenario writes its own rows: alone, it needs no fixture.
+    const fixture = ids.some((id) => id === "rls" || id === "list" || id === "usage")
+      ? await fill()
+      : null;
+    if (ids.includes("rls") && fixture) {
       results.push(
         await attempt("rls", () =>
           runRlsScenario({
@@ -185,7 +212,7 @@ async function databaseScenarios(ids: ScenarioId[]): Promise<ScenarioResult[]> {
           })),
       );
     }
-    if (ids.includes("list")) {
+    if (ids.includes("list") && fixture) {
       results.push(
         await attempt(
           "list",
@@ -193,7 +220,7 @@ async function databaseScenarios(ids: ScenarioId[]): Promise<ScenarioResult[]> {
         ),
       );
     }
-    if (ids.includes("usage")) {
+    if (ids.includes("usage") && fixture) {
       results.push(
         await attempt("usage", () =>
           runUsageScenario({
@@ -201,6 +228,17 @@ async function databaseScenarios(ids: ScenarioId[]): Promise<ScenarioResult[]> {
             fixture,
             single: { ...singleUsageLoad, cpu },
             batch: { ...batchUsageLoad, cpu },
+            progress,
+          })),
+      );
+    }
+    if (ids.includes("hot")) {
+      results.push(
+        await attempt("hot", () =>
+          runUsageHotScenario({
+            dbUrl: stack.dbUrl,
+            events: settings.hotEvents,
+            rounds: 8,
             progress,
           })),
       );
@@ -220,7 +258,9 @@ async function main(): Promise<number> {
       `${machine.cores} cores, load average ${machine.loadAverage.join(" ")}`,
   );
   const scenarios: ScenarioResult[] = [];
-  const dbIds = selected.filter((id) => id === "rls" || id === "list" || id === "usage");
+  const dbIds = selected.filter((id) =>
+    id === "rls" || id === "list" || id === "usage" || id === "hot"
+  );
   if (dbIds.length > 0) {
     try {
       scenarios.push(...await databaseScenarios(dbIds));
@@ -262,6 +302,16 @@ async function main(): Promise<number> {
           trials: quick ? 1 : FUNCTION_CPU_DEFAULTS.trials,
           healthTrials: quick ? 1 : FUNCTION_CPU_DEFAULTS.healthTrials,
         }, progress)),
+    );
+  }
+  if (selected.includes("cold")) {
+    scenarios.push(
+      await attempt("cold", () =>
+        runColdStartScenario({
+          projectRoot: PROJECT_ROOT,
+          runs: settings.coldRuns,
+          progress,
+        })),
     );
   }
   if (selected.includes("dev")) {

@@ -119,7 +119,7 @@ export async function fillRecommendationFixture(
         )
         insert into public.agent_mcp_connections (
             agent_id, mcp_server_instance_id, connection_config, is_active, connection_status,
-            usage_stats, created_by)
+            usage_stats, created_by, owner_id)
         select md5('rec-agent-' || c.n)::uuid, md5('rec-server-' || c.server_n)::uuid, '{}'::jsonb,
                true,
                case when c.server_n % ${GROUP_SIZE} = 7 then 'error' else 'connected' end,
@@ -127,6 +127,7 @@ export async function fillRecommendationFixture(
                    'totalRequests', 100,
                    'successfulRequests',
                    case when c.server_n % ${GROUP_SIZE} = 7 then 20 else 90 + c.server_n % 10 end),
+               md5('rec-user-' || (1 + (c.n - 1) % ${users}))::uuid,
                md5('rec-user-' || (1 + (c.n - 1) % ${users}))::uuid
         from chosen as c`);
       await tx.unsafe(`

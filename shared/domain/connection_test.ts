@@ -20,7 +20,11 @@ export type Probe = (url: string, options: ProbeOptions) => Promise<ConnectionTe
 
 export interface ConnectionTestDeps {
   probe: Probe;
-  networkPolicy: NetworkPolicy;
+  /**
+   * The addresses the probe may reach, passed with every probe. Left out when `probe` applies
+   * its own (the mcp-connections function binds the policy when it loads the probe lazily).
+   */
+  networkPolicy?: NetworkPolicy;
   /**
    * Reads the server's credentials with the service role; called only after the caller's RLS
    * found the connection. Absent: servers are probed without credentials.

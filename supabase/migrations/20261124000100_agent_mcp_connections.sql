@@ -570,7 +570,7 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    owner_id uuid;
+    agent_owner uuid;
     server_status text;
     existing_id uuid;
     headers jsonb := coalesce(new.connection_config -> 'customHeaders', '{}'::jsonb);
@@ -587,7 +587,7 @@ begin
     if tg_op = 'INSERT' and exists (select 1 from public.agent_mcp_connections as c where c.id = new.id) then
         return new;
     end if;
-    select a.user_id into owner_id from public.agents as a where a.id = new.agent_id;
+    select a.user_id into agent_owner from public.agents as a where a.id = new.agent_id;
     if not found then
         return new;
     end if;
@@ -609,7 +609,7 @@ begin
     end if;
 
     -- One user's connects and config changes, one at a time until commit.
-    perform pg_advisory_xact_lock(hashtextextended('agent_mcp_connections:' || owner_id::text, 0));
+    perform pg_advisory_xact_lock(hashtextextended('agent_mcp_connections:' || agent_owner::text, 0));
 
     if tg_op = 'INSERT' then
         select c.id into existing_id
@@ -637,7 +637,7 @@ begin
         select count(*) into counted
         from public.agent_mcp_connections as c
         join public.agents as a on a.id = c.agent_id
-        where a.user_id = owner_id and c.is_active;
+        where a.user_id = agent_owner and c.is_active;
         if counted >= max_allowed then
             perform agent_mcp_private.raise_error(409, 'connection_limit_reached',
                 format('A user may have at most %s active connections.', max_allowed),
@@ -652,7 +652,7 @@ begin
     into counted
     from public.agent_mcp_connections as c
     join public.agents as a on a.id = c.agent_id
-    where a.user_id = owner_id
+    where a.user_id = agent_owner
       and c.mcp_server_instance_id = new.mcp_server_instance_id
       and c.is_active
       and c.id <> new.id
@@ -701,6 +701,8 @@ grant select, insert, update, delete on table public.agent_mcp_connections to se
 
 -- Each policy compares agent_id with the caller's agents, collected once per query
 -- (an initplan): the list then uses the agent_id index instead of scanning rows.
+-- Migration *_agent_mcp_connection_owner.sql replaces them with the same test on
+-- the row's owner_id (one index range for a user's list, however long).
 drop policy if exists "Users can view their own agent connections" on public.agent_mcp_connections;
 create policy "Users can view their own agent connections" on public.agent_mcp_connections
     for select to authenticated

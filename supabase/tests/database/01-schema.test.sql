@@ -14,8 +14,8 @@ select has_table('public', 'agent_mcp_connections', 'agent_mcp_connections exist
 select columns_are('public', 'agent_mcp_connections', array[
     'id', 'agent_id', 'mcp_server_instance_id', 'connection_config', 'connection_test_result',
     'is_active', 'connection_status', 'last_used', 'usage_stats', 'created_at', 'updated_at',
-    'created_by'
-], 'agent_mcp_connections has exactly the research document''s columns');
+    'created_by', 'owner_id'
+], 'agent_mcp_connections has exactly the research document''s columns and the owner (its agent''s user_id)');
 
 select col_type_is('public', 'agent_mcp_connections', 'connection_config', 'jsonb', 'connection_config is jsonb');
 select col_type_is('public', 'agent_mcp_connections', 'usage_stats', 'jsonb', 'usage_stats is jsonb');

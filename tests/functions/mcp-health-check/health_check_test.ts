@@ -517,8 +517,9 @@ Deno.test("one owner's 500 configs on a shared server do not starve another owne
         select ${crowd.id}, 'Crowd ' || n from generate_series(1, 500) as n
         returning id
       )
-      insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by, connection_config)
-      select a.id, ${serverId}, ${crowd.id},
+      insert into agent_mcp_connections
+          (agent_id, mcp_server_instance_id, created_by, owner_id, connection_config)
+      select a.id, ${serverId}, ${crowd.id}, ${crowd.id},
              jsonb_build_object('timeout', 3000, 'retryAttempts', 2,
                                 'customHeaders', jsonb_build_object('X-Tenant', a.id::text))
       from agents as a

@@ -1,0 +1,256 @@
+/**
+ * Function cold start: from process start to the first answer, for each function beside a bare
+ * `Deno.serve` hello world (bench/cold_start/hello.ts), all started the way the local stack
+ * starts a worker (scripts/stack/stack.ts, functionWorkerSpawner: function_host.ts with
+ * `--no-config`, the functions' import map, `--lock deno.lock --frozen`, the Edge Runtime's
+ * heap limit, the platform's environment).
+ *
+ * Each run spawns one worker and polls its port with the run's request every 2 ms; the time is
+ * from just before the spawn to the end of the first complete response (any status: the
+ * requests are answered without a database, e.g. 401 without a token). The port opening is
+ * noted too. The sides take turns run by run, rotating which goes first. The module cache is
+ * warm (as on a platform that keeps the deployed bundle), so this is module evaluation and the
+ * runtime's start, not downloads.
+ *
+ * The routes measured do not probe: the MCP SDK and the probe load on the first `/test`
+ * (a dynamic import; tests/functions/mcp-connections/lazy_probe_test.ts holds it there).
+ */
+import { join } from "node:path";
+import { type Figure, type ScenarioResult, slowdownFigure, timeFigure } from "../figures.ts";
+import { summarize } from "../stats.ts";
+import { platformEnvironment } from "../../scripts/stack/function_environment.ts";
+import { LOCAL_API_KEYS } from "../../scripts/stack/keys.ts";
+import { freePort, isPortOpen, type Service } from "../../scripts/stack/processes.ts";
+import { type FunctionConfig, readProjectConfig } from "../../scripts/stack/project_config.ts";
+import { functionWorkerSpawner } from "../../scripts/stack/stack.ts";
+
+const TARGET_MS = 300;
+const HEAP_LIMIT_MB = 256;
+const POLL_MS = 2;
+const RUN_TIMEOUT_MS = 60_000;
+
+interface Side {
+  id: string;
+  fn: FunctionConfig;
+  /** The first request: a route that does not probe. */
+  request: { method: string; path: string };
+}
+
+export interface ColdStartOptions {
+  projectRoot: string;
+  runs: number;
+  progress?: (message: string) => void;
+}
+
+interface Run {
+  firstAnswerMs: number;
+  listeningMs: number;
+  /** CPU time of all the worker's threads at its first answer (less sensitive to load). */
+  cpuMs: number;
+  status: number;
+}
+
+/** CPU ms of every thread of a process (schedstat: ns the scheduler ran each thread). */
+async function processCpuMs(pid: number): Promise<number> {
+  let ns = 0;
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(
+        (await Deno.readTextFile(`/proc/${pid}/task/${task.name}/schedstat`)).split(" ")[0],
+      );
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns / 1e6;
+}
+
+async function answer(port: number, side: Side): Promise<number | null> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${side.request.path}`, {
+      method: side.request.method,
+    });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return null;
+  }
+}
+
+async function coldRun(side: Side, projectRoot: string, logFile: string): Promise<Run> {
+  const functionEnv = platformEnvironment({
+    // Nothing is called at start: the URLs only have to be well formed.
+    url: `http://127.0.0.1:${freePort()}`,
+    dbUrl: "postgresql://postgres:postgres@127.0.0.1:9/postgres",
+    keys: LOCAL_API_KEYS,
+  });
+  const spawn = functionWorkerSpawner({
+    projectRoot,
+    fn: side.fn,
+    functionEnv,
+    log: { file: logFile },
+  });
+  const port = freePort();
+  const started = performance.now();
+  const service: Service = spawn(port, [`--max-old-space-size=${HEAP_LIMIT_MB}`]);
+  try {
+    let listeningMs = Number.NaN;
+    while (performance.now() - started < RUN_TIMEOUT_MS) {
+      if (service.exited) {
+        throw new Error(`${side.id}: the worker exited (see ${logFile})`);
+      }
+      const status = await answer(port, side);
+      if (status !== null) {
+        const firstAnswerMs = performance.now() - started;
+        const cpuMs = await processCpuMs(service.pid);
+        return {
+          cpuMs,
+          firstAnswerMs,
+          listeningMs: Number.isNaN(listeningMs) ? firstAnswerMs : listeningMs,
+          status,
+        };
+      }
+      if (Number.isNaN(listeningMs) && await isPortOpen(port)) {
+        listeningMs = performance.now() - started;
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    throw new Error(`${side.id}: no answer within ${RUN_TIMEOUT_MS} ms`);
+  } finally {
+    await service.stop("SIGKILL");
+  }
+}
+
+export async function runColdStartScenario(options: ColdStartOptions): Promise<ScenarioResult> {
+  const started = performance.now();
+  const say = options.progress ?? (() => {});
+  const config = await readProjectConfig(options.projectRoot);
+  const functionConfig = (name: string): FunctionConfig => {
+    const fn = config.functions.find((f) => f.name === name);
+    if (!fn) throw new Error(`supabase/config.toml has no function ${name}`);
+    return fn;
+  };
+  const connections = functionConfig("mcp-connections");
+  const sides: Side[] = [
+    {
+      id: "hello world",
+      fn: {
+        name: "hello",
+        verifyJwt: false,
+        entrypoint: join(options.projectRoot, "bench/cold_start/hello.ts"),
+        importMap: connections.importMap,
+      },
+      request: { method: "GET", path: "/hello" },
+    },
+    {
+      id: "mcp-connections",
+      fn: connections,
+      request: { method: "GET", path: "/mcp-connections/connections" },
+    },
+    {
+      id: "mcp-connections, probe loaded at start",
+      fn: {
+        ...connections,
+        entrypoint: join(options.projectRoot, "bench/cold_start/eager_probe.ts"),
+      },
+      request: { method: "GET", path: "/mcp-connections/connections" },
+    },
+    {
+      id: "mcp-health-check",
+      fn: functionConfig("mcp-health-check"),
+      request: { method: "POST", path: "/mcp-health-check" },
+    },
+  ];
+  const logDir = await Deno.makeTempDir({ prefix: "bench-cold-" });
+  const runs: Record<string, Run[]> = Object.fromEntries(sides.map((s) => [s.id, []]));
+  try {
+    // One start each first, not counted: the module cache and the page cache warm up.
+    for (const side of sides) await coldRun(side, options.projectRoot, join(logDir, "warm.log"));
+    for (let round = 0; round < options.runs; round++) {
+      for (let i = 0; i < sides.length; i++) {
+        const side = sides[(i + round) % sides.length]!;
+        runs[side.id]!.push(
+          await coldRun(side, options.projectRoot, join(logDir, `${side.fn.name}.log`)),
+        );
+      }
+      say(
+        `run ${round + 1}/${options.runs}: ${
+          sides.map((s) => `${s.id} ${runs[s.id]!.at(-1)!.firstAnswerMs.toFixed(0)} ms`).join(", ")
+        }`,
+      );
+    }
+  } finally {
+    await Deno.remove(logDir, { recursive: true }).catch(() => {});
+  }
+
+  const hello = sides[0]!;
+  const helloSide = {
+    label: "bare Deno.serve hello world",
+    summary: summarize(runs[hello.id]!.map((r) => r.firstAnswerMs)),
+  };
+  const eager = sides[2]!;
+  const figures: Figure[] = sides.filter((side) => side !== hello && side !== eager).map((side) => {
+    const samples = runs[side.id]!;
+    const summary = summarize(samples.map((r) => r.firstAnswerMs));
+    return slowdownFigure({
+      name: `${side.id} cold start: process start to first answer ` +
+        `(${side.request.method} ${side.request.path})`,
+      project: { label: side.id, summary },
+      reference: helloSide,
+      ratioMeaning: "× the hello world's time",
+      target: `≤ ${TARGET_MS} ms`,
+      met: summary.median <= TARGET_MS,
+      notes: [
+        `listening after ${summarize(samples.map((r) => r.listeningMs)).median.toFixed(0)} ms ` +
+        `(hello world ${
+          summarize(runs[hello.id]!.map((r) => r.listeningMs)).median.toFixed(0)
+        } ms)`,
+        `CPU to first answer ${summarize(samples.map((r) => r.cpuMs)).median.toFixed(0)} ms ` +
+        `(hello world ${summarize(runs[hello.id]!.map((r) => r.cpuMs)).median.toFixed(0)} ms)`,
+        `answered ${[...new Set(samples.map((r) => r.status))].join(", ")}`,
+        `${options.runs} starts`,
+      ],
+    });
+  });
+  const lazy = sides[1]!;
+  const firstAnswers = (side: Side) => summarize(runs[side.id]!.map((r) => r.firstAnswerMs));
+  const cpu = (side: Side) => summarize(runs[side.id]!.map((r) => r.cpuMs)).median.toFixed(0);
+  figures.push(timeFigure({
+    name: "mcp-connections cold start: the probe loaded on the first test vs at start",
+    project: {
+      label: "probe loaded on the first test (dynamic import)",
+      summary: firstAnswers(lazy),
+    },
+    reference: { label: "probe loaded at start (static import)", summary: firstAnswers(eager) },
+    target: "(informative: what the dynamic import saves)",
+    met: null,
+    notes: [`CPU to first answer ${cpu(lazy)} ms vs ${cpu(eager)} ms`],
+  }));
+  const details = [
+    `${options.runs} starts per side after one uncounted start each, the sides taking turns. ` +
+    "Each start: `deno run --no-config --import-map supabase/functions/import_map.json --lock " +
+    "deno.lock --frozen scripts/stack/function_host.ts` with the function as FUNCTION_ENTRYPOINT " +
+    `and \`--v8-flags=--max-old-space-size=${HEAP_LIMIT_MB}\`, as the local stack starts a worker; ` +
+    `the first request polled every ${POLL_MS} ms from the spawn.\n`,
+    "The CPU column is the worker's CPU time over all its threads when it first answered " +
+    "(`/proc/<pid>/task/*/schedstat`): what the start costs, whatever else the machine runs.\n",
+    "| side | first request | first answer median (p95) | listening median | CPU median |",
+    "| --- | --- | --- | --- | --- |",
+    ...sides.map((side) => {
+      const s = summarize(runs[side.id]!.map((r) => r.firstAnswerMs));
+      const l = summarize(runs[side.id]!.map((r) => r.listeningMs));
+      return `| ${side.id} | ${side.request.method} ${side.request.path} | ` +
+        `${s.median.toFixed(0)} ms (p95 ${s.p95.toFixed(0)}) | ${l.median.toFixed(0)} ms | ` +
+        `${summarize(runs[side.id]!.map((r) => r.cpuMs)).median.toFixed(0)} ms |`;
+    }),
+    "",
+  ];
+  return {
+    id: "cold",
+    title: "Function cold start: process start to first answer, beside a bare Deno.serve",
+    figures,
+    details: details.join("\n"),
+    data: { runs },
+    durationSeconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * The mcp-connections function starts without the MCP SDK: its module graph, resolved as the
+ * local stack and `supabase functions deploy` resolve it (the functions' import map, no
+ * deno.json), reaches `@modelcontextprotocol/client` only through a dynamic `import()` (the
+ * probe loads on the first test), so the routes that do not probe answer without loading it.
+ * A structural test, read from `deno info --json`; the time it saves is measured by
+ * `deno task bench --only=cold`.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { projectRootFromHere } from "../../../scripts/stack/project_config.ts";
+
+const root = projectRootFromHere();
+const SDK = /^npm:\/?@modelcontextprotocol\//;
+
+interface Dependency {
+  specifier: string;
+  code?: { specifier: string };
+  isDynamic?: boolean;
+}
+
+interface ModuleGraph {
+  roots: string[];
+  modules: { specifier: string; dependencies?: Dependency[] }[];
+  redirects: Record<string, string>;
+  npmPackages: Record<string, { name: string; dependencies: string[] }>;
+}
+
+async function moduleGraph(entrypoint: string): Promise<ModuleGraph> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "info",
+      "--json",
+      "--no-config",
+      "--import-map",
+      join(root, "supabase/functions/import_map.json"),
+      join(root, entrypoint),
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return JSON.parse(new TextDecoder().decode(output.stdout)) as ModuleGraph;
+}
+
+/**
+ * Every module and npm package the entry point reaches, following runtime imports (not
+ * `import type`), and dynamic ones too when asked.
+ */
+function reachable(graph: ModuleGraph, options: { dynamic: boolean }): Set<string> {
+  const modules = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const resolve = (specifier: string) => graph.redirects[specifier] ?? specifier;
+  const seen = new Set<string>();
+  const pending = graph.roots.map(resolve);
+  while (pending.length > 0) {
+    const specifier = pending.pop()!;
+    if (seen.has(specifier)) continue;
+    seen.add(specifier);
+    for (const dependency of modules.get(specifier)?.dependencies ?? []) {
+      if (!dependency.code || (dependency.isDynamic && !options.dynamic)) continue;
+      pending.push(resolve(dependency.code.specifier));
+    }
+  }
+  // npm packages: their own dependencies, transitively (npm:/name@version -> name@version).
+  const packages = [...seen].filter((s) => s.startsWith("npm:/")).map((s) =>
+    s.slice("npm:/".length).replace(/^(@?[^@/]+(?:\/[^@/]+)?@[^/]+).*$/, "$1")
+  );
+  while (packages.length > 0) {
+    const id = packages.pop()!;
+    const key = `npm:/${id}`;
+    if (seen.has(`${key}#pkg`)) continue;
+    seen.add(`${key}#pkg`);
+    seen.add(key);
+    packages.push(...(graph.npmPackages[id]?.dependencies ?? []));
+  }
+  return seen;
+}
+
+Deno.test("mcp-connections reaches the MCP SDK only through the probe's dynamic import", async (t) => {
+  const graph = await moduleGraph("functions/mcp-connections/index.ts");
+
+  await t.step("the static graph holds no @modelcontextprotocol package", () => {
+    const sdk = [...reachable(graph, { dynamic: false })].filter((s) => SDK.test(s));
+    assert.deepEqual(sdk, []);
+  });
+
+  await t.step("nor the probe's modules (shared/mcp/probe.ts, transports.ts)", () => {
+    const statics = reachable(graph, { dynamic: false });
+    for (const file of ["shared/mcp/probe.ts", "shared/mcp/transports.ts", "shared/mcp/mod.ts"]) {
+      const url = new URL(file, `file://${root}/`).href;
+      assert.equal(statics.has(url), false, `${file} is imported statically`);
+    }
+  });
+
+  await t.step(
+    "with the dynamic import, the SDK is in the graph (and in the deployed bundle)",
+    () => {
+      const all = [...reachable(graph, { dynamic: true })];
+      assert.ok(all.some((s) => SDK.test(s)), "the graph lost the probe altogether");
+      assert.ok(
+        all.includes(new URL("shared/mcp/mod.ts", `file://${root}/`).href),
+        "the probe is no longer loaded through shared/mcp/mod.ts",
+      );
+    },
+  );
+});
