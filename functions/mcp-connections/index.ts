@@ -4,7 +4,7 @@
  */
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
-import { createLogger } from "../../shared/http/logger.ts";
+import { createLogger } from "../../shared/log/logger.ts";
 import { networkPolicyFromEnv, probe } from "../../shared/mcp/mod.ts";
 import { createMcpConnectionsApp, FUNCTION_NAME } from "./app.ts";
 

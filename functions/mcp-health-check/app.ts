@@ -13,7 +13,7 @@ import {
 import { AppError } from "../../shared/errors/app_error.ts";
 import { errorResponse, renderErrors, routeNotFound } from "../../shared/http/errors.ts";
 import { limitBody } from "../../shared/http/body_limit.ts";
-import type { Logger } from "../../shared/http/logger.ts";
+import type { Logger } from "../../shared/log/logger.ts";
 import { requestLog, type RequestLogVariables } from "../../shared/http/request_log.ts";
 import { describeIssues } from "../../shared/http/validation.ts";
 import { runHealthCheck } from "../../shared/health/run_health_check.ts";

@@ -10,7 +10,7 @@
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
 import { createServiceDbClient } from "../../shared/db/service_client.ts";
-import { createLogger } from "../../shared/http/logger.ts";
+import { createLogger } from "../../shared/log/logger.ts";
 import { networkPolicyFromEnv, probe } from "../../shared/mcp/mod.ts";
 import type { ProbeOptions } from "../../shared/mcp/probe_options.ts";
 import { createHealthCheckApp, FUNCTION_NAME } from "./app.ts";

@@ -19,7 +19,7 @@
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { AppError } from "../errors/app_error.ts";
-import type { Logger } from "../http/logger.ts";
+import type { Logger } from "../log/logger.ts";
 import type { ProbeOptions } from "../mcp/probe_options.ts";
 import {
   BATCH_LEASE_SECONDS,

@@ -11,7 +11,7 @@ import type postgres from "postgres";
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
 import { ERROR_CODES } from "../../shared/errors/app_error.ts";
-import { createLogger } from "../../shared/http/logger.ts";
+import { createLogger } from "../../shared/log/logger.ts";
 import { probe } from "../../shared/mcp/probe.ts";
 import { createMcpConnectionsApp } from "../../functions/mcp-connections/app.ts";
 import { LOOPBACK_POLICY } from "./mcp_servers.ts";

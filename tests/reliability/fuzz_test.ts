@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { SupabaseClient } from "@supabase/supabase-js";
-import { createLogger } from "../../shared/http/logger.ts";
+import { createLogger } from "../../shared/log/logger.ts";
 import { createHealthCheckApp } from "../../functions/mcp-health-check/app.ts";
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import {

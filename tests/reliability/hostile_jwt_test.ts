@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { generateKeyPair, SignJWT } from "jose";
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
-import { createLogger } from "../../shared/http/logger.ts";
+import { createLogger } from "../../shared/log/logger.ts";
 import { probe } from "../../shared/mcp/probe.ts";
 import { createMcpConnectionsApp } from "../../functions/mcp-connections/app.ts";
 import { localJwks, mintUserToken } from "../../scripts/stack/keys.ts";

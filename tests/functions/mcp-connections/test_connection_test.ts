@@ -9,7 +9,7 @@ import { createUserDbClient } from "../../../shared/db/user_client.ts";
 import { testConnection } from "../../../shared/domain/connection_test.ts";
 import { AppError } from "../../../shared/errors/app_error.ts";
 import { loadFunctionEnv } from "../../../shared/config/function_env.ts";
-import { createLogger } from "../../../shared/http/logger.ts";
+import { createLogger } from "../../../shared/log/logger.ts";
 import { probe } from "../../../shared/mcp/probe.ts";
 import type { Connection } from "../../../shared/schemas/connection.ts";
 import type { ErrorBody, TestConnectionResponse } from "../../../shared/schemas/responses.ts";
