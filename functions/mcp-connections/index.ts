@@ -5,7 +5,7 @@
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
 import { createLogger } from "../../shared/log/logger.ts";
-import { networkPolicyFromEnv, probe } from "../../shared/mcp/mod.ts";
+import { createProbe, networkPolicyFromEnv } from "../../shared/mcp/mod.ts";
 import { createMcpConnectionsApp, FUNCTION_NAME } from "./app.ts";
 
 const env = loadFunctionEnv();
@@ -16,8 +16,7 @@ const app = createMcpConnectionsApp({
     secret: env.jwtSecret,
     jwksUrl: new URL(`${env.supabaseUrl}/auth/v1/.well-known/jwks.json`),
   }),
-  probe,
-  networkPolicy: networkPolicyFromEnv(),
+  probe: createProbe({ networkPolicy: networkPolicyFromEnv() }),
   logger: createLogger({ function: FUNCTION_NAME }),
 });
 

@@ -17,9 +17,8 @@ import type { Logger } from "../../shared/log/logger.ts";
 import { requestLog, type RequestLogVariables } from "../../shared/http/request_log.ts";
 import { describeIssues } from "../../shared/http/validation.ts";
 import { runHealthCheck } from "../../shared/health/run_health_check.ts";
-import type { ProbeOptions } from "../../shared/mcp/probe_options.ts";
+import type { Probe } from "../../shared/mcp/mod.ts";
 import { HealthCheckRequest } from "../../shared/schemas/health_check.ts";
-import type { ConnectionTestResult } from "../../shared/schemas/test_result.ts";
 
 export const FUNCTION_NAME = "mcp-health-check";
 const MAX_BODY_BYTES = 512 * 1024;
@@ -27,7 +26,8 @@ const MAX_BODY_BYTES = 512 * 1024;
 export interface HealthCheckAppDeps {
   auth: ServiceCallerSettings;
   db: SupabaseClient;
-  probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
+  /** The deployment's probe, its network policy bound in (`createProbe`). */
+  probe: Probe;
   logger: Logger;
   /** Starts another invocation for a cycle (the fan-out); see runHealthCheck. */
   startInvocation?: (runId: string) => void;

@@ -6,19 +6,21 @@
  * stored; a cancelled or crashed one puts the previous status back.
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
+import { fromPostgrest } from "../db/postgrest_errors.ts";
 import { AppError } from "../errors/app_error.ts";
-import type { NetworkPolicy } from "../mcp/network_policy.ts";
-import { ProbeOptionsError } from "../mcp/probe_errors.ts";
-import type { ProbeOptions } from "../mcp/probe_options.ts";
-import type { Connection } from "../schemas/connection.ts";
+import { type Probe, ProbeOptionsError } from "../mcp/mod.ts";
+import {
+  type Connection,
+  CONNECTION_COLUMNS,
+  ConnectionRow,
+  toConnection,
+} from "../schemas/connection.ts";
+import type { ConnectionConfig } from "../schemas/connection_config.ts";
 import type { ConnectionTestResult } from "../schemas/test_result.ts";
-import { beginConnectionTest, finishConnectionTest } from "./connections.ts";
-
-export type Probe = (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
 
 export interface ConnectionTestDeps {
+  /** The deployment's probe, its network policy bound in (`createProbe`). */
   probe: Probe;
-  networkPolicy: NetworkPolicy;
 }
 
 export interface ConnectionTestOutcome {
@@ -38,11 +40,7 @@ export async function testConnection(
   let result: ConnectionTestResult | null = null;
   let failure: unknown = null;
   try {
-    result = await deps.probe(start.serverUrl, {
-      ...start.config,
-      networkPolicy: deps.networkPolicy,
-      signal,
-    });
+    result = await deps.probe(start.serverUrl, { ...start.config, signal });
   } catch (error) {
     failure = error;
   }
@@ -62,6 +60,49 @@ export async function testConnection(
   }
   if (failure !== null) throw failure;
   return { connection, result: result! };
+}
+
+export interface TestStart {
+  /** The status to put back if the test is cancelled. */
+  restoreStatus: "connected" | "disconnected" | "error";
+  config: ConnectionConfig;
+  serverUrl: string;
+}
+
+/**
+ * Marks an active connection as `testing` and returns what the probe needs. SQL
+ * refuses with `connection_not_found`, `connection_inactive`, `mcp_server_not_running`
+ * or `mcp_server_unreachable` (no URL), changing nothing.
+ */
+export async function beginConnectionTest(db: SupabaseClient, id: string): Promise<TestStart> {
+  const { data, error, status } = await db.rpc("begin_agent_mcp_connection_test", {
+    p_connection_id: id,
+  }).single<
+    { previous_status: string; connection_config: ConnectionConfig; mcp_server_url: string }
+  >();
+  if (error) throw fromPostgrest({ error, status }, "starting a connection test");
+  const previous = data.previous_status;
+  return {
+    restoreStatus: previous === "connected" || previous === "error" ? previous : "disconnected",
+    config: data.connection_config,
+    serverUrl: data.mcp_server_url,
+  };
+}
+
+/** Stores a test's result (or, with `result` null, undoes a cancelled test's `testing`). */
+export async function finishConnectionTest(
+  db: SupabaseClient,
+  id: string,
+  result: Record<string, unknown> | null,
+  restoreStatus: TestStart["restoreStatus"],
+): Promise<Connection> {
+  const { data, error, status } = await db.rpc("finish_agent_mcp_connection_test", {
+    p_connection_id: id,
+    p_result: result,
+    p_restore_status: restoreStatus,
+  }).select(CONNECTION_COLUMNS).single();
+  if (error) throw fromPostgrest({ error, status }, "storing a test result");
+  return toConnection(ConnectionRow.parse(data));
 }
 
 /**

@@ -4,8 +4,7 @@
  * budget (otherwise the target is skipped, never reported as a false timeout), so
  * a hanging server costs its timeout and the whole pool ends within the budget.
  */
-import { ProbeOptionsError } from "../mcp/probe_errors.ts";
-import type { ProbeOptions } from "../mcp/probe_options.ts";
+import { type Probe, type ProbeOptions, ProbeOptionsError } from "../mcp/mod.ts";
 import type { ConnectionTestResult } from "../schemas/test_result.ts";
 import { CONNECTION_CONFIG_DEFAULTS } from "../schemas/connection_config.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -42,8 +41,8 @@ export interface ProbePoolOptions {
   concurrency: number;
   perHostConcurrency: number;
   budgetMs: number;
-  /** Probes one target (the real probe with the network policy bound in). */
-  probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
+  /** Probes one target (the deployment's probe, its network policy bound in). */
+  probe: Probe;
   /** Milliseconds kept free at the end of the budget. */
   marginMs?: number;
   now?: () => number;

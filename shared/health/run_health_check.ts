@@ -20,14 +20,13 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { AppError } from "../errors/app_error.ts";
 import type { Logger } from "../log/logger.ts";
-import type { ProbeOptions } from "../mcp/probe_options.ts";
+import type { Probe } from "../mcp/mod.ts";
 import {
   BATCH_LEASE_SECONDS,
   type HealthCheckRequest,
   type HealthCheckSummary,
   LEASE_RENEW_MS,
 } from "../schemas/health_check.ts";
-import type { ConnectionTestResult } from "../schemas/test_result.ts";
 import {
   beginCycle,
   claimBatch,
@@ -41,7 +40,8 @@ import { probeAll, type TargetOutcome } from "./probe_pool.ts";
 
 export interface HealthCheckDeps {
   db: SupabaseClient;
-  probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
+  /** The deployment's probe, its network policy bound in (`createProbe`). */
+  probe: Probe;
   logger: Logger;
   /**
    * Starts another invocation of the function for the cycle (`POST {runId}`), without

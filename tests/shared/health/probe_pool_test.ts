@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { probeAll, type ProbeTarget } from "../../../shared/health/probe_pool.ts";
-import { ProbeOptionsError } from "../../../shared/mcp/probe_errors.ts";
+import { ProbeOptionsError } from "../../../shared/mcp/mod.ts";
 import type { ConnectionTestResult } from "../../../shared/schemas/test_result.ts";
 
 function target(url: string | null, timeout = 1000): ProbeTarget {
