@@ -46,7 +46,12 @@ function requireServiceCaller(settings: ServiceCallerSettings): MiddlewareHandle
   };
 }
 
-const SCHEDULER_AUTH: Record<string, string[]>[] = [{ serviceKey: [] }, { secretKey: [] }, { cronSecret: [] }];
+/** Any one of the scheduler's credentials. */
+const SCHEDULER_AUTH: Record<string, string[]>[] = [
+  { serviceKey: [] },
+  { secretKey: [] },
+  { cronSecret: [] },
+];
 
 export function createHealthCheckApp(
   deps: HealthCheckAppDeps,
