@@ -201,13 +201,6 @@ export async function extendLease(
   return z.boolean().parse(data);
 }
 
-export interface TargetTransition {
-  serverId: string;
-  targetKey: string;
-  becameUnhealthy: number;
-  becameHealthy: number;
-}
-
 const Recorded = z.object({
   transitions: z.array(z.object({
     serverId: z.string(),
