@@ -31,7 +31,14 @@ async function relativeImports(folders: string[]): Promise<[string, string][]> {
   return found;
 }
 
-const imports = await relativeImports(["functions", "shared", "tests", "bench", "scripts"]);
+const imports = await relativeImports([
+  "functions",
+  "shared",
+  "tests",
+  "bench",
+  "scripts",
+  "examples",
+]);
 
 Deno.test("the scan sees the imports it judges", () => {
   // Guards against a pattern that matches nothing (and so passes everything).
