@@ -10,16 +10,14 @@
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
 import { createServiceDbClient } from "../../shared/db/service_client.ts";
-import { createLogger } from "../../shared/http/logger.ts";
-import { networkPolicyFromEnv, probe } from "../../shared/mcp/mod.ts";
-import type { ProbeOptions } from "../../shared/mcp/probe_options.ts";
+import { createLogger } from "../../shared/log/logger.ts";
+import { createProbe, networkPolicyFromEnv } from "../../shared/mcp/mod.ts";
 import { createHealthCheckApp, FUNCTION_NAME } from "./app.ts";
 
 const env = loadFunctionEnv();
 if (!env.serviceApiKey) {
   throw new Error("mcp-health-check needs SUPABASE_SERVICE_ROLE_KEY or SUPABASE_SECRET_KEYS");
 }
-const networkPolicy = networkPolicyFromEnv();
 const logger = createLogger({ function: FUNCTION_NAME });
 const serviceApiKey = env.serviceApiKey;
 const selfUrl = `${env.supabaseUrl}/functions/v1/${FUNCTION_NAME}`;
@@ -68,7 +66,7 @@ const app = createHealthCheckApp({
     }),
   },
   db: createServiceDbClient(env.supabaseUrl, env.serviceApiKey),
-  probe: (url: string, options: ProbeOptions) => probe(url, { ...options, networkPolicy }),
+  probe: createProbe({ networkPolicy: networkPolicyFromEnv() }),
   logger,
   startInvocation,
 });

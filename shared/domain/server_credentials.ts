@@ -10,7 +10,7 @@ import type { SupabaseClient } from "@supabase/supabase-js";
 import { z } from "zod";
 import { AppError } from "../errors/app_error.ts";
 import { fromPostgrest } from "../db/postgrest_errors.ts";
-import { ServerCredential, ServerCredentials } from "../mcp/auth/server_credentials.ts";
+import { ServerCredential, ServerCredentials } from "../mcp/mod.ts";
 
 const Row = z.object({
   server_id: z.uuid(),

@@ -7,8 +7,8 @@
 --   * usage: usage_stats (totalRequests, successfulRequests) of active connections;
 --   * health: connection_status and agent_mcp_connection_health.consecutive_failures.
 --
--- Private by construction (DESIGN.md §4: nothing derived from one user's config
--- lets another user learn that config or whether that user exists):
+-- Private by construction (docs/recommendations.md: nothing derived from one
+-- user's config lets another user learn that config or whether that user exists):
 --   * every aggregate is counted in distinct USERS, one vote per user: a user with
 --     fifty agents weighs as much as a user with one, and a user's usage enters a
 --     success rate as that user's own rate (mean of per-user rates), not weighted by
@@ -33,7 +33,7 @@
 -- Fast: the expensive part (server pairs across 1M connections) is precomputed by
 -- refresh_agent_mcp_recommendations(), which a scheduler calls (pg_cron on
 -- Supabase: supabase/snippets/schedule_agent_mcp_recommendations.sql; the local
--- stack: scripts/stack/recommendations_scheduler.ts). The refresh recomputes the
+-- stack: scripts/stack/database_jobs.ts). The refresh recomputes the
 -- aggregates in full (one set-based statement, one scan of the active
 -- connections; measured in `deno task bench --only=recs`) but writes
 -- incrementally: only rows whose values changed are updated, rows that fell
