@@ -203,8 +203,9 @@ export function startOAuthServers(options: OAuthServerOptions = {}): OAuthServer
         seenJtis.add(jti);
         return null;
       } catch (error) {
+        // jose's own codes; WebCrypto's refusal of a key of another algorithm is a TypeError.
         if (error instanceof joseErrors.JOSEError) return `assertion refused: ${error.code}`;
-        throw error;
+        return `assertion refused: ${error instanceof Error ? error.name : "unknown"}`;
       }
     }
     let id = form.get("client_id");

@@ -159,22 +159,25 @@ class OAuthServerAuth implements ServerAuth {
     this.#pendingStep = null;
     /** The token this try last sent (a 401 refuses that one). */
     let sent: string | undefined;
+    /** The token this try obtained last (used if the cache lost it meanwhile). */
+    let obtained: string | undefined;
     return {
       token: async () => {
         const cached = this.#cache.token(this.#serverId, this.#generation);
         if (cached !== null) return sent = this.#seen(cached.accessToken);
+        if (obtained !== undefined) return sent = obtained;
         const discovery = await this.#knownDiscovery(fetch);
         // The token endpoint is not known yet: the server's 401 will say where to look.
         if (discovery === null) return undefined;
-        return sent = await this.#obtainToken(discovery, fetch);
+        return sent = obtained = await this.#obtainToken(discovery, fetch);
       },
       onUnauthorized: async ({ response }) => {
         // The refused token goes (unless another probe replaced it already: that one is new).
         if (sent !== undefined) this.#cache.dropToken(this.#serverId, this.#generation, sent);
+        obtained = undefined;
         const discovery = await this.#knownDiscovery(fetch) ??
           await this.#discover(response, fetch);
-        const refused = sent;
-        sent = await this.#obtainToken(discovery, fetch, refused);
+        obtained = await this.#obtainToken(discovery, fetch, sent);
       },
     };
   }

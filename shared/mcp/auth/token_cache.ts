@@ -6,16 +6,20 @@
  *
  * - **Generation.** An entry belongs to one generation of the server's credentials
  *   ({@link credentialGeneration}: the stored `version` and a fingerprint of the values, so a
- *   version number used again after a delete and a new insert is still a new generation). Any
- *   other generation drops the entry on its next use: a rotation drops the old tokens.
+ *   version number used again after a delete and a new insert is still a new generation).
+ *   Another generation replaces the entry on its next use (a rotation drops the old tokens),
+ *   except that the generation last read from the database ({@link ServerTokenCache.observe})
+ *   stays: a probe still running with credentials read before gets an entry of its own that is
+ *   not kept, and cannot drop the new generation's token.
  * - **Single flight.** Probes of one server that find no usable token share one token request
  *   ({@link ServerTokenCache.startFlight}, {@link ServerTokenCache.flight}): the health check
  *   probing every connection of a server at once asks the token endpoint once. A request that
  *   fails stores nothing; one that ends after the entry was replaced (a rotation, a delete)
  *   stores nothing either: its token stays with the probes of the old generation.
  * - **Forgetting.** When the credentials are read again ({@link ServerTokenCache.observe}, by
- *   `shared/domain/server_credentials.ts`), a server without credentials any more is forgotten,
- *   and one of another generation drops its entry at once.
+ *   `shared/domain/server_credentials.ts`), a server without OAuth credentials any more
+ *   (deleted, or static headers now) is forgotten, and one of another generation drops its
+ *   entry at once.
  */
 import type { AuthorizationServerMetadata } from "@modelcontextprotocol/client";
 import type { ServerCredential } from "./server_credentials.ts";
@@ -77,6 +81,8 @@ interface Entry {
   token: CachedToken | null;
   /** The token request in flight for this generation, if any. */
   flight: Promise<CachedToken> | null;
+  /** The generation last read from the database: older ones do not replace it. */
+  observed: boolean;
 }
 
 /** Servers kept at most; the least recently used goes first. */
@@ -96,9 +102,13 @@ export class ServerTokenCache {
   /** The entry of this server at this generation; another generation's entry is dropped first. */
   #entry(serverId: string, generation: string): Entry {
     let entry = this.#entries.get(serverId);
+    if (entry?.observed && entry.generation !== generation) {
+      // Credentials read before the last read: this probe's entry is not kept.
+      return { generation, discovery: null, token: null, flight: null, observed: false };
+    }
     if (entry !== undefined) this.#entries.delete(serverId);
     if (entry === undefined || entry.generation !== generation) {
-      entry = { generation, discovery: null, token: null, flight: null };
+      entry = { generation, discovery: null, token: null, flight: null, observed: false };
     }
     // Re-inserted: the map's order is the use order.
     this.#entries.set(serverId, entry);
@@ -194,15 +204,19 @@ export class ServerTokenCache {
   }
 
   /**
-   * What a fresh read of the server's credentials found: none (they were deleted) forgets the
-   * server; another generation drops its entry now rather than on its next probe.
+   * What a fresh read of the server's credentials found: none (they were deleted) or no OAuth
+   * ones forget the server; OAuth credentials of another generation replace its entry now
+   * (rather than on its next probe), and their generation is the one kept from now on.
    */
   observe(serverId: string, credential: ServerCredential | null): void {
-    const entry = this.#entries.get(serverId);
-    if (entry === undefined) return;
-    if (credential === null || entry.generation !== credentialGeneration(credential)) {
+    if (credential === null || credential.credentials.kind !== "oauth_client_credentials") {
       this.#entries.delete(serverId);
+      return;
     }
+    const generation = credentialGeneration(credential);
+    const current = this.#entries.get(serverId);
+    if (current?.generation !== generation) this.#entries.delete(serverId);
+    this.#entry(serverId, generation).observed = true;
   }
 
   /** Servers with an entry (for tests). */

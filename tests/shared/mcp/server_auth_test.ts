@@ -155,8 +155,16 @@ Deno.test("ServerTokenCache forgets a server whose credentials went or changed",
   assert.equal(cache.size, 0, "deleted credentials: the server is forgotten");
 
   cache.saveToken(id, credentialGeneration(first), "token", 100);
-  cache.observe(id, credential(2, "secret-one"));
-  assert.equal(cache.size, 0, "a new version: the entry goes at once");
+  const second = credential(2, "secret-one");
+  cache.observe(id, second);
+  assert.equal(cache.token(id, credentialGeneration(second)), null, "a new version: no token");
+  cache.saveToken(id, credentialGeneration(second), "new", 100);
+  // A probe still running with the version read before neither sees nor drops the new token.
+  assert.equal(cache.token(id, credentialGeneration(first)), null);
+  cache.saveToken(id, credentialGeneration(first), "stale", 100);
+  assert.equal(cache.token(id, credentialGeneration(second))?.accessToken, "new");
+  cache.observe(id, { ...second, credentials: { kind: "headers", headers: { "X-Key": "k" } } });
+  assert.equal(cache.size, 0, "static headers now: the server is forgotten");
 
   // Delete, then set again: the version starts over at 1, the values differ.
   const again = credential(1, "secret-two");
