@@ -59,7 +59,7 @@ export interface OAuthServers extends AsyncDisposable {
   readonly tokenRequests: () => number;
   /** Reads of the authorization server's metadata. */
   readonly metadataRequests: () => number;
-  /** Why the last refused client authentication was refused (for assertions). */
+  /** Why the last token request's client authentication was refused; null: it was accepted. */
   readonly lastRefusal: () => string | null;
   /**
    * Holds the next `count` token requests (default: every one) received from now on: counted,
@@ -152,8 +152,8 @@ export function startOAuthServers(options: OAuthServerOptions = {}): OAuthServer
       }
       const form = new URLSearchParams(await request.text());
       const refusal = await authenticateClient(request, form);
+      lastRefusal = refusal;
       if (refusal !== null) {
-        lastRefusal = refusal;
         return json(
           { error: "invalid_client", error_description: "client authentication failed" },
           401,
