@@ -77,3 +77,5 @@ export {
 } from "../schemas/test_result.ts";
 /** Server credentials as the probe takes them (`options.credentials`), read by the domain. */
 export { ServerCredential, ServerCredentials } from "./auth/server_credentials.ts";
+/** The worker's OAuth token cache, told by each credentials read what the database holds now. */
+export { type ServerTokenCache, serverTokenCache } from "./auth/token_cache.ts";
