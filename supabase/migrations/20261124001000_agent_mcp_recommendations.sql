@@ -252,12 +252,11 @@ create table if not exists agent_mcp_private.recommendation_refresh_state (
     id boolean primary key default true,
     min_users integer not null,
     partners_per_server integer not null,
-    refreshed_at timestamptz not null,
     constraint recommendation_refresh_state_one_row check (id)
 );
 
 comment on table agent_mcp_private.recommendation_refresh_state is
-    'The k and partners_per_server the published recommendation pairs were selected with, and when.';
+    'The k and partners_per_server the published recommendation pairs were selected with.';
 
 alter table agent_mcp_private.recommendation_server_numbers enable row level security;
 alter table agent_mcp_private.recommendation_agent_sets enable row level security;
@@ -600,13 +599,13 @@ begin
         where (t.users, t.agents) is distinct from (excluded.users, excluded.agents);
     end if;
 
-    insert into agent_mcp_private.recommendation_refresh_state as s
-        (id, min_users, partners_per_server, refreshed_at)
-    values (true, k, partners, now())
+    insert into agent_mcp_private.recommendation_refresh_state as s (id, min_users, partners_per_server)
+    values (true, k, partners)
     on conflict (id) do update set
         min_users = excluded.min_users,
-        partners_per_server = excluded.partners_per_server,
-        refreshed_at = excluded.refreshed_at;
+        partners_per_server = excluded.partners_per_server
+    where (s.min_users, s.partners_per_server)
+          is distinct from (excluded.min_users, excluded.partners_per_server);
 
     select count(*)::integer into kept_pairs from public.agent_mcp_recommendation_pairs;
 
