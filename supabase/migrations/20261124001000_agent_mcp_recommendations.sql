@@ -281,10 +281,11 @@ revoke all on table agent_mcp_private.recommendation_refresh_state from public, 
 -- 1M connections cost a few seconds).
 -- Per pair (the expensive part, ~36 pairs per agent): incremental. The same scan
 -- groups each agent's servers into an array and compares it with
--- recommendation_agent_sets; for every user with an agent that changed (connected,
--- disconnected, moved, deleted, given to another user), it counts that user's pairs
--- as they are now (+1) and as the last refresh saw them (-1), one vote per user,
--- and adds the differences to recommendation_pair_totals. Only the servers whose
+-- recommendation_agent_sets; for every user with an agent that changed (a server
+-- connected or disconnected, the agent created, deleted or given to another user),
+-- it counts that user's pairs as they are now (+1) and as the last refresh saw them
+-- (-1), one vote per user (distinct users per pair, on rows sorted by pair), and
+-- adds the differences to recommendation_pair_totals. Only the servers whose
 -- totals changed get their partners reselected. The first refresh (no state yet)
 -- is the same code with every agent new; a change of k or partners_per_server
 -- reselects every server's partners from the totals. To rebuild from nothing,
@@ -302,9 +303,10 @@ revoke all on table agent_mcp_private.recommendation_refresh_state from public, 
 -- SECURITY DEFINER: it must read every user's agents and connections (which
 -- service_role may not be granted on a platform's own tables) and write tables
 -- nobody else may write. Only service_role (the scheduler) may run it; it takes
--- no input, so a caller cannot steer what it reads. work_mem: the first refresh
--- groups ~3.6M (pair, user) rows at 1M connections; JIT off: compiling the plan
--- costs seconds and saves nothing on these hash aggregates.
+-- no input, so a caller cannot steer what it reads. work_mem: at 1M connections
+-- the first refresh sorts ~3.6M pair rows and every refresh hashes ~900k (server,
+-- user) rows, in memory rather than spilled; JIT off: compiling the plan cost ~3 s
+-- of the old refresh and saves nothing on these sorts and hashes.
 create or replace function public.refresh_agent_mcp_recommendations()
 returns table (refreshed_servers integer, refreshed_pairs integer, duration_ms integer)
 language plpgsql
@@ -538,6 +540,13 @@ begin
     where s.id;
     if state_k is distinct from k or state_partners is distinct from partners then
         select array_agg(sn.n) into touched from agent_mcp_private.recommendation_server_numbers as sn;
+        -- Rows of a server that was gone before it was ever numbered (pairs written by
+        -- an older version of this function) have no number to be reselected by.
+        delete from public.agent_mcp_recommendation_pairs as p
+        where not exists (
+            select 1 from agent_mcp_private.recommendation_server_numbers as sn
+            where sn.server_id = p.mcp_server_instance_id
+        );
     end if;
 
     -- Partners reselected for the touched servers only: pairs of k or more users,
