@@ -5,7 +5,8 @@
  * bench/results.json (every sample) and bench/RESULTS.md (the figures and the machine).
  *
  *   deno task bench                        everything (about 10 minutes on 2 cores)
- *   deno task bench --only=rls,list        some scenarios: rls, list, usage, probe, health, cpu, dev, recs
+ *   deno task bench --only=rls,list        some scenarios: rls, list, usage, history, probe, health,
+ *                                          cpu, dev, recs
  *   deno task bench --skip=dev
  *   deno task bench --quick                fewer trials, smaller loads (iteration, not figures)
  *   --trials=20 --http-trials=5 --probe-runs=50 --health-trials=3 --dev-trials=2
@@ -33,13 +34,25 @@ import { runProbeScenario } from "./scenarios/probe.ts";
 import { RECOMMENDATIONS_FULL, runRecommendationsScenario } from "./scenarios/recommendations.ts";
 import { runRlsScenario } from "./scenarios/rls.ts";
 import { runUsageScenario } from "./scenarios/usage.ts";
+import { runUsageHistoryScenario, USAGE_HISTORY_FULL } from "./scenarios/usage_history.ts";
 
-const SCENARIOS = ["rls", "list", "usage", "probe", "health", "cpu", "dev", "recs"] as const;
+const SCENARIOS = [
+  "rls",
+  "list",
+  "usage",
+  "history",
+  "probe",
+  "health",
+  "cpu",
+  "dev",
+  "recs",
+] as const;
 type ScenarioId = typeof SCENARIOS[number];
 const TITLES: Record<ScenarioId, string> = {
   rls: "RLS at 1M connections",
   list: "GET /connections: the function beside PostgREST",
   usage: "Usage recording on one hot connection",
+  history: "Usage history: the buckets' recording cost and the reports",
   probe: "Probe of a local MCP server beside the bare SDK",
   health: "Scheduled health check at scale",
   cpu: "Function CPU per request (the Edge Runtime's 2 s limit)",
@@ -241,6 +254,16 @@ async function main(): Promise<number> {
         }
       }
     }
+  }
+  if (selected.includes("history")) {
+    scenarios.push(
+      await attempt("history", () =>
+        runUsageHistoryScenario({
+          ...USAGE_HISTORY_FULL,
+          ...(quick ? { rounds: 4, singles: 200, batches: 5, runs: 10 } : {}),
+          progress,
+        })),
+    );
   }
   if (selected.includes("probe")) {
     scenarios.push(await attempt("probe", () => runProbeScenario(settings.probeRuns)));

@@ -30,4 +30,8 @@ const result = await runUsageHistoryScenario({
 say();
 say(formatTable([result]));
 say();
+for (const figure of result.figures) {
+  if (figure.notes.length) say(`${figure.name}: ${figure.notes.join("; ")}`);
+}
+say();
 say(result.details);

@@ -15,8 +15,9 @@
  */
 import postgres from "postgres";
 import { startThrowawayStack } from "../../scripts/stack/throwaway_stack.ts";
+import { postgresProcesses } from "../cpu.ts";
 import type { Figure, ScenarioResult } from "../figures.ts";
-import { throughputFigure, timeFigure } from "../figures.ts";
+import { slowdownFigure, throughputFigure, timeFigure } from "../figures.ts";
 import type { Explained } from "../plans.ts";
 import { median, summarize } from "../stats.ts";
 
@@ -84,38 +85,71 @@ async function createReference(admin: postgres.Sql): Promise<void> {
       to authenticated`);
 }
 
+/** CPU time (ns) the processes have run, from /proc/<pid>/schedstat (ns resolution). */
+async function cpuNs(pids: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += Number((await Deno.readTextFile(`/proc/${pid}/schedstat`)).split(" ")[0]);
+    } catch {
+      // gone: it ran nothing more
+    }
+  }
+  return total;
+}
+
 const event = (i: number) => ({
   success: i % 10 !== 0,
   responseTimeMs: 5 + (i % 200),
   bytesTransferred: 512,
 });
 
-/** The user's reports as EXPLAIN ANALYZE execution times, and the first run's plan. */
+/**
+ * A report run as the user: EXPLAIN ANALYZE execution times and the backend's CPU time per
+ * run, and the plan of `planQuery` (a report function's inner statement: the function's own
+ * plan is one Function Scan).
+ */
 async function timeReport(
   sql: postgres.Sql,
   claims: string,
   query: string,
   runs: number,
-): Promise<{ times: number[]; plan: string }> {
+  planQuery?: string,
+): Promise<{ times: number[]; cpu: number[]; plan: string }> {
   const times: number[] = [];
+  const cpu: number[] = [];
   let plan = "";
+  const [{ pid }] = await sql<[{ pid: number }]>`select pg_backend_pid() as pid`;
   for (let i = 0; i < runs; i++) {
     await sql.begin(async (tx) => {
       await tx`select set_config('role', 'authenticated', true),
                       set_config('request.jwt.claims', ${claims}, true)`;
-      const [row] = await tx.unsafe(`explain (analyze, buffers, format json) ${query}`);
+      const before = await cpuNs([pid]);
+      const [row] = await tx.unsafe(`explain (analyze, timing off, format json) ${query}`);
+      cpu.push((await cpuNs([pid]) - before) / 1e6);
       const explained = (row!["QUERY PLAN"] as Explained[])[0]!;
       times.push(explained["Execution Time"]);
-      if (i === 0) {
-        const text = await tx.unsafe(`explain (analyze, buffers, costs off) ${query}`);
+      if (i === 0 && planQuery) {
+        const text = await tx.unsafe(`explain (analyze, buffers, costs off) ${planQuery}`);
         plan = text.map((r) => r["QUERY PLAN"]).join("\n");
       }
     });
   }
-  return { times, plan };
+  return { times, cpu, plan };
 }
 
 const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+/** agent_mcp_private.usage_series()'s sums over a year of days, as the user runs it. */
+const TOTALS_STATEMENT = `
+  select b.bucket_start, sum(b.requests)::bigint, sum(b.successes)::bigint,
+         sum(b.failures)::bigint, sum(b.bytes), sum(b.response_time_ms)
+  from public.agent_mcp_connection_usage_buckets as b
+  where b.granularity = 'day'
+    and b.bucket_start >= date_trunc('day', (now() - interval '365 days') at time zone 'UTC')
+                          at time zone 'UTC'
+    and b.bucket_start < now()
+  group by b.bucket_start`;
 
 export async function runUsageHistoryScenario(
   options: UsageHistoryOptions,
@@ -150,10 +184,19 @@ export async function runUsageHistoryScenario(
       without: "bench_record_usage_without_history",
     };
 
-    /** `count` calls of `size` events from CLIENTS clients, each a transaction as the user. */
-    const load = async (variant: Variant, count: number, size: number): Promise<number> => {
+    /**
+     * `count` calls of `size` events from CLIENTS clients, each a transaction as the user:
+     * events/s, and PostgreSQL's CPU (every process of the cluster) per call in ms.
+     */
+    let clusterPids: number[] = [];
+    const load = async (
+      variant: Variant,
+      count: number,
+      size: number,
+    ): Promise<{ rate: number; cpuMs: number }> => {
       const events = Array.from({ length: size }, (_, i) => event(i));
       let next = 0;
+      const cpuBefore = await cpuNs(clusterPids);
       const began = performance.now();
       await Promise.all(Array.from({ length: CLIENTS }, async () => {
         while (next < count) {
@@ -168,15 +211,23 @@ export async function runUsageHistoryScenario(
           });
         }
       }));
-      return (count * size) / ((performance.now() - began) / 1000);
+      const seconds = (performance.now() - began) / 1000;
+      const cpuMs = (await cpuNs(clusterPids) - cpuBefore) / 1e6 / count;
+      return { rate: (count * size) / seconds, cpuMs };
     };
 
     // Warm both (plans cached in every pooled session), then alternate.
     for (const variant of ["with", "without"] as const) await load(variant, 4 * CLIENTS, 1);
-    const rates = {
-      single: { with: [] as number[], without: [] as number[], ratio: [] as number[] },
-      batch: { with: [] as number[], without: [] as number[], ratio: [] as number[] },
-    };
+    clusterPids = await postgresProcesses(stack.cluster.dataDir);
+    const sample = () => ({
+      with: [] as number[],
+      without: [] as number[],
+      ratio: [] as number[],
+      cpuWith: [] as number[],
+      cpuWithout: [] as number[],
+      cpuRatio: [] as number[],
+    });
+    const rates = { single: sample(), batch: sample() };
     for (let round = 0; round < options.rounds; round++) {
       const order: Variant[] = round % 2 === 0 ? ["with", "without"] : ["without", "with"];
       for (
@@ -185,16 +236,22 @@ export async function runUsageHistoryScenario(
           ["batch", options.batches, 1000],
         ] as const
       ) {
-        const got = {} as Record<Variant, number>;
+        const got = {} as Record<Variant, { rate: number; cpuMs: number }>;
         for (const variant of order) got[variant] = await load(variant, count, size);
-        rates[kind].with.push(got.with);
-        rates[kind].without.push(got.without);
-        rates[kind].ratio.push(got.with / got.without);
+        const r = rates[kind];
+        r.with.push(got.with.rate);
+        r.without.push(got.without.rate);
+        r.ratio.push(got.with.rate / got.without.rate);
+        r.cpuWith.push(got.with.cpuMs);
+        r.cpuWithout.push(got.without.cpuMs);
+        r.cpuRatio.push(got.with.cpuMs / got.without.cpuMs);
       }
       progress(
-        `round ${round + 1}/${options.rounds}: single ${
+        `round ${round + 1}/${options.rounds}: throughput with/without: single ${
           rates.single.ratio.at(-1)!.toFixed(2)
-        }×, batch ${rates.batch.ratio.at(-1)!.toFixed(2)}×`,
+        }×, batch ${rates.batch.ratio.at(-1)!.toFixed(2)}×; PostgreSQL CPU per call: single ${
+          rates.single.cpuRatio.at(-1)!.toFixed(2)
+        }×, batch ${rates.batch.cpuRatio.at(-1)!.toFixed(2)}×`,
       );
     }
     // Totals and both granularities agree; how many bucket updates were HOT.
@@ -238,6 +295,28 @@ export async function runUsageHistoryScenario(
         reference: { label: "the same writer without the history", summary: withoutSummary },
         target: `≥ ${1 - COST_TARGET}× the throughput (buckets cost ≤ 15 %)`,
         met: ratio >= 1 - COST_TARGET,
+        notes: [
+          `paired rounds: median ${paired.median.toFixed(2)}×, ` +
+          `range ${paired.min.toFixed(2)}–${paired.max.toFixed(2)}× over ${paired.n}`,
+        ],
+      });
+    };
+
+    const cpuFigure = (kind: "single" | "batch"): Figure => {
+      const r = rates[kind];
+      const paired = summarize(r.cpuRatio);
+      return slowdownFigure({
+        name: kind === "single"
+          ? "PostgreSQL CPU per single-event call (every process of the cluster)"
+          : "PostgreSQL CPU per call of 1000 events (every process of the cluster)",
+        project: { label: "with buckets", summary: summarize(r.cpuWith) },
+        reference: {
+          label: "the same writer without the history",
+          summary: summarize(r.cpuWithout),
+        },
+        ratioMeaning: "× the CPU",
+        target: "informative: the throughput cost without the machine's noise",
+        met: null,
         notes: [
           `paired rounds: median ${paired.median.toFixed(2)}×, ` +
           `range ${paired.min.toFixed(2)}–${paired.max.toFixed(2)}× over ${paired.n}`,
@@ -302,23 +381,41 @@ export async function runUsageHistoryScenario(
       connectionYear:
         `select * from public.agent_mcp_connection_usage_series('${oneConnection}', ${year}, 'day')`,
     };
-    type Layout = Record<keyof typeof queries, number[]> & { rows: number; plan: string };
+    type Query = keyof typeof queries;
+    type Layout = {
+      rows: number;
+      plan: string;
+      times: Record<Query, number[]>;
+      cpu: Record<Query, number[]>;
+    };
     const measure = async (label: string): Promise<Layout> => {
       const [{ n }] = await admin<[{ n: number }]>`
         select count(*)::int as n from agent_mcp_connection_usage_buckets
         where agent_id = ${reportAgent.id}`;
-      const out = { rows: n, plan: "" } as Layout;
-      for (const key of Object.keys(queries) as (keyof typeof queries)[]) {
-        const { times, plan } = await timeReport(admin, reporterClaims, queries[key], options.runs);
-        out[key] = times;
+      const out: Layout = {
+        rows: n,
+        plan: "",
+        times: {} as Layout["times"],
+        cpu: {} as Layout["cpu"],
+      };
+      for (const key of Object.keys(queries) as Query[]) {
+        const { times, cpu, plan } = await timeReport(
+          admin,
+          reporterClaims,
+          queries[key],
+          options.runs,
+          key === "totals" ? TOTALS_STATEMENT : undefined,
+        );
+        out.times[key] = times;
+        out.cpu[key] = cpu;
         if (key === "totals") out.plan = plan;
       }
+      const both = (key: Query) =>
+        `${ms(median(out.times[key]))} (CPU ${ms(median(out.cpu[key]))})`;
       progress(
-        `${label} (${n.toLocaleString("en-US")} buckets): daily totals ${
-          ms(median(out.totals))
-        }, per connection ${ms(median(out.byConnection))}, hourly week ${
-          ms(median(out.week))
-        }, a connection's year ${ms(median(out.connectionYear))}`,
+        `${label} (${n.toLocaleString("en-US")} buckets): daily totals ${both("totals")}, ` +
+          `per connection ${both("byConnection")}, hourly week ${both("week")}, ` +
+          `a connection's year ${both("connectionYear")}`,
       );
       return out;
     };
@@ -333,7 +430,9 @@ export async function runUsageHistoryScenario(
       const scale = `${CONNECTIONS} connections, ${data.rows.toLocaleString("en-US")} buckets (${
         layout === "folded" ? "30 days hourly + a year daily" : "a year hourly + a year daily"
       })`;
-      const totals = summarize(data.totals);
+      const totals = summarize(data.times.totals);
+      const cpuNote = (key: Query) =>
+        `backend CPU median ${ms(median(data.cpu[key]))} (p95 ${ms(summarize(data.cpu[key]).p95)})`;
       reportFigures.push(
         timeFigure({
           name: `the user's daily totals over a year, ${scale}`,
@@ -341,40 +440,43 @@ export async function runUsageHistoryScenario(
           reference: null,
           target: `≤ ${REPORT_TARGET_MS} ms median`,
           met: totals.median <= REPORT_TARGET_MS,
-          notes: [`${data.totals.length} runs as the user, EXPLAIN ANALYZE execution time`],
+          notes: [
+            `${data.times.totals.length} runs as the user, EXPLAIN ANALYZE execution time`,
+            cpuNote("totals"),
+          ],
         }),
         timeFigure({
           name: `the user's usage per connection over a year, ${scale}`,
           project: {
             label: "agent_mcp_usage_by_connection(year)",
-            summary: summarize(data.byConnection),
+            summary: summarize(data.times.byConnection),
           },
           reference: null,
           target: "informative (was 1.2 s)",
           met: null,
-          notes: [],
+          notes: [cpuNote("byConnection")],
         }),
         timeFigure({
           name: `one connection, hourly, last 7 days (${layout})`,
           project: {
             label: "agent_mcp_connection_usage_series(7 days, 'hour')",
-            summary: summarize(data.week),
+            summary: summarize(data.times.week),
           },
           reference: null,
           target: "informative",
           met: null,
-          notes: [],
+          notes: [cpuNote("week")],
         }),
         timeFigure({
           name: `one connection, daily over a year, p50/p95/p99 (${layout})`,
           project: {
             label: "agent_mcp_connection_usage_series(year, 'day')",
-            summary: summarize(data.connectionYear),
+            summary: summarize(data.times.connectionYear),
           },
           reference: null,
           target: "informative",
           met: null,
-          notes: [],
+          notes: [cpuNote("connectionYear")],
         }),
       );
     }
@@ -386,7 +488,8 @@ export async function runUsageHistoryScenario(
       `${check.totals} = hourly buckets ${check.hours} = daily buckets ${check.days}. ` +
       `Bucket updates: ${check.updates}, HOT ${check.hot} (${(hotShare * 100).toFixed(1)} %).`,
       "",
-      "The daily totals' plan (as the fold leaves them, first run):",
+      "The daily totals' statement (inside agent_mcp_private.usage_series()), as the user, " +
+      "as the fold leaves the buckets:",
       "",
       "```",
       folded.plan,
@@ -395,8 +498,14 @@ export async function runUsageHistoryScenario(
 
     return {
       id: "history",
-      title: "Usage history: recording cost and reports",
-      figures: [recordingFigure("single"), recordingFigure("batch"), ...reportFigures],
+      title: "Usage history: the buckets' recording cost and the reports",
+      figures: [
+        recordingFigure("single"),
+        cpuFigure("single"),
+        recordingFigure("batch"),
+        cpuFigure("batch"),
+        ...reportFigures,
+      ],
       details,
       data: { rates, check, folded, unfolded },
       durationSeconds: (performance.now() - started) / 1000,

@@ -286,7 +286,8 @@ async function freshBucket(sql: postgres.Sql, f: Fixture): Promise<Record<string
 
 const bucketsSnapshot = (sql: postgres.Sql, connection: string) =>
   rowsText(
-    sql`select * from agent_mcp_connection_usage_buckets where connection_id = ${connection}`,
+    sql`select * from agent_mcp_connection_usage_buckets where connection_id = ${connection}
+        order by granularity, bucket_start`,
   );
 
 const connectionSnapshot = (sql: postgres.Sql, id: string) =>
