@@ -272,12 +272,15 @@ begin
                   case when first_day < whole_from then first_day end,
                   case when whole_to < p_to and whole_to >= whole_from then whole_to end
               ])
-              and not exists (
-                  select 1 from public.agent_mcp_connection_usage_buckets as h
+              -- A scalar subquery (not NOT EXISTS, which the planner turns into an anti
+              -- join over every hourly bucket): one primary-key probe per edge-day row.
+              and (
+                  select true from public.agent_mcp_connection_usage_buckets as h
                   where h.connection_id = b.connection_id and h.granularity = 'hour'
                     and h.bucket_start >= b.bucket_start
                     and h.bucket_start < b.bucket_start + interval '24 hours'
-              )
+                  limit 1
+              ) is null
         )
         select x.connection_id, x.agent_id,
                sum(x.requests)::bigint, sum(x.successes)::bigint, sum(x.failures)::bigint,
