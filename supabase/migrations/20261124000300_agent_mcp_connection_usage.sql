@@ -90,6 +90,9 @@ create table if not exists public.agent_mcp_connection_usage_buckets (
     failures bigint not null default 0,
     bytes numeric not null default 0,
     response_time_ms numeric not null default 0,
+    -- Daily buckets: whether the agent's day in agent_mcp_private.agent_usage_days
+    -- counts this row as it is (the fold sets it; the writer clears it on every write).
+    rolled_up boolean not null default false,
     -- The cumulative latency histogram: requests faster than 1 ms, 2 ms, ... 60 s.
     requests_under_1ms bigint not null default 0,
     requests_under_2ms bigint not null default 0,
@@ -147,6 +150,12 @@ create index if not exists agent_mcp_usage_buckets_agent_time_idx
 -- Admin reports over every user, and the retention fold.
 create index if not exists agent_mcp_usage_buckets_time_idx
     on public.agent_mcp_connection_usage_buckets (granularity, bucket_start);
+-- The daily buckets not (or no longer) counted in their agent's rolled-up day: today's,
+-- and any written after the fold rolled its day up. Small; the writer keeps its
+-- updates HOT, as it only ever sets rolled_up to false where it already is.
+create index if not exists agent_mcp_usage_buckets_not_rolled_up_idx
+    on public.agent_mcp_connection_usage_buckets (agent_id, bucket_start)
+    where granularity = 'day' and not rolled_up;
 
 comment on table public.agent_mcp_connection_usage_buckets is
     'Usage per connection and hour (kept for the retention window) and per day: counts, sums, cumulative latency histogram.';
@@ -167,10 +176,83 @@ create policy "Users can view usage of their agents' connections"
         select a.id from public.agents as a where a.user_id = (select auth.uid())
     )));
 
+-- Each agent's usage per day, summed over its connections' daily buckets by the fold
+-- for days that are over: a user's daily totals read one row per agent and day. Exact
+-- at all times: a daily bucket written after its day was rolled up (rolled_up false
+-- again: a late transaction, or the day being today) is read instead of its agent's
+-- row for that day, until the next fold rolls the day up again; deleting daily buckets
+-- (a connection deleted) drops their agents' rows for those days.
+create table if not exists agent_mcp_private.agent_usage_days (
+    agent_id uuid not null references public.agents (id) on delete cascade,
+    day timestamptz not null,
+    requests bigint not null,
+    successes bigint not null,
+    failures bigint not null,
+    bytes numeric not null,
+    response_time_ms numeric not null,
+    primary key (agent_id, day)
+);
+
+comment on table agent_mcp_private.agent_usage_days is
+    'Usage per agent and day, rolled up from the daily buckets by fold_agent_mcp_usage_buckets().';
+
+alter table agent_mcp_private.agent_usage_days enable row level security;
+
+-- Written only by the fold (service_role) and the delete trigger; the user reports
+-- (SECURITY INVOKER) read the caller's agents' rows.
+revoke all on table agent_mcp_private.agent_usage_days from public, anon, authenticated, service_role;
+grant select on table agent_mcp_private.agent_usage_days to authenticated;
+grant select, insert, update, delete on table agent_mcp_private.agent_usage_days to service_role;
+
+drop policy if exists "Users can view the usage of their agents" on agent_mcp_private.agent_usage_days;
+create policy "Users can view the usage of their agents"
+    on agent_mcp_private.agent_usage_days
+    for select to authenticated
+    using (agent_id = any (array(
+        select a.id from public.agents as a where a.user_id = (select auth.uid())
+    )));
+
+-- Daily buckets deleted (a connection deleted, or by service_role): their agents' days
+-- are rolled up again from what is left. SECURITY DEFINER: whoever deletes may not
+-- write the rollup.
+create or replace function agent_mcp_private.unroll_deleted_usage_days()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    delete from agent_mcp_private.agent_usage_days as r
+    using (select distinct d.agent_id, d.bucket_start from deleted as d where d.granularity = 'day') as k
+    where r.agent_id = k.agent_id and r.day = k.bucket_start;
+    if found then
+        update public.agent_mcp_connection_usage_buckets as b
+        set rolled_up = false
+        from (select distinct d.agent_id, d.bucket_start from deleted as d where d.granularity = 'day') as k
+        where b.agent_id = k.agent_id and b.granularity = 'day' and b.bucket_start = k.bucket_start
+          and b.rolled_up;
+    end if;
+    return null;
+end;
+$$;
+
+-- A trigger fires without EXECUTE; nobody calls it directly.
+revoke execute on function agent_mcp_private.unroll_deleted_usage_days() from public, anon, authenticated, service_role;
+
+create or replace trigger agent_mcp_usage_buckets_unroll_deleted_days
+    after delete on public.agent_mcp_connection_usage_buckets
+    referencing old table as deleted
+    for each statement
+    execute function agent_mcp_private.unroll_deleted_usage_days();
+
 -- Deletes the hourly buckets that started before the retention window (counted back
 -- from the start of today, UTC), in one statement; their usage stays in the daily
--- buckets, which the writer keeps beside them. Returns how many it deleted. For the
--- scheduler (service_role).
+-- buckets, which the writer keeps beside them. Then rolls the days that are over up
+-- into agent_mcp_private.agent_usage_days: marks their daily buckets rolled up, and,
+-- in a later statement (a newer snapshot, so a write that committed in between is
+-- counted, and one still running clears the mark again), sums those agents' days
+-- afresh. Returns how many hourly buckets it deleted. For the scheduler
+-- (service_role).
 create or replace function public.fold_agent_mcp_usage_buckets(p_keep_hourly interval default '30 days')
 returns bigint
 language plpgsql
@@ -180,14 +262,41 @@ set search_path = ''
 as $$
 declare
     folded bigint;
+    today timestamptz := date_trunc('day', now() at time zone 'UTC') at time zone 'UTC';
+    agents uuid[];
+    days timestamptz[];
 begin
     if p_keep_hourly is null or p_keep_hourly < interval '1 day' then
         raise exception 'keep hourly buckets for at least one day' using errcode = '22023';
     end if;
     delete from public.agent_mcp_connection_usage_buckets as b
-    where b.granularity = 'hour'
-      and b.bucket_start < (date_trunc('day', now() at time zone 'UTC') at time zone 'UTC') - p_keep_hourly;
+    where b.granularity = 'hour' and b.bucket_start < today - p_keep_hourly;
     get diagnostics folded = row_count;
+
+    with marked as (
+        update public.agent_mcp_connection_usage_buckets as b
+        set rolled_up = true
+        where b.granularity = 'day' and not b.rolled_up and b.bucket_start < today
+        returning b.agent_id, b.bucket_start
+    )
+    select array_agg(k.agent_id), array_agg(k.bucket_start) into agents, days
+    from (select distinct m.agent_id, m.bucket_start from marked as m) as k;
+
+    insert into agent_mcp_private.agent_usage_days as r (
+        agent_id, day, requests, successes, failures, bytes, response_time_ms
+    )
+    select b.agent_id, b.bucket_start, sum(b.requests), sum(b.successes), sum(b.failures),
+           sum(b.bytes), sum(b.response_time_ms)
+    from unnest(agents, days) as k (agent_id, day)
+    join public.agent_mcp_connection_usage_buckets as b
+      on b.agent_id = k.agent_id and b.granularity = 'day' and b.bucket_start = k.day
+    group by b.agent_id, b.bucket_start
+    on conflict (agent_id, day) do update
+    set requests = excluded.requests,
+        successes = excluded.successes,
+        failures = excluded.failures,
+        bytes = excluded.bytes,
+        response_time_ms = excluded.response_time_ms;
     return folded;
 end;
 $$;
@@ -356,13 +465,16 @@ begin
 
     -- usage history: begin
     -- The same batch into this hour's and this day's buckets: each granularity adds up
-    -- to the totals. Usually both rows exist: one UPDATE changes them in place (HOT, no
-    -- index holds a column it changes; cheaper than an upsert, which locks each row
-    -- before updating it). The first events of an hour or a day insert the missing
-    -- row. Writers of one connection queue on its row lock (taken by the caller), so
-    -- none races another between the two; the upsert guards against anyone else.
+    -- to the totals. Usually both rows exist: one UPDATE changes them in place (HOT: no
+    -- index holds a column whose value it changes, rolled_up being false already but on
+    -- the first write after the fold rolled the day up; cheaper than an upsert, which
+    -- locks each row before updating it). The first events of an hour or a day insert
+    -- the missing row. Writers of one connection queue on its row lock (taken by the
+    -- caller), so none races another between the two; the upsert guards against anyone
+    -- else.
     update public.agent_mcp_connection_usage_buckets as h
-    set requests = h.requests + b.requests,
+    set rolled_up = false,
+        requests = h.requests + b.requests,
         successes = h.successes + b.successes,
         failures = h.failures + (b.requests - b.successes),
         bytes = h.bytes + b.bytes,

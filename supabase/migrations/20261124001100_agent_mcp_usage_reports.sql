@@ -164,18 +164,46 @@ begin
     perform agent_mcp_private.check_report_range(p_from, p_to);
     return query
         with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
-        sums as (
-            select b.bucket_start as s,
-                   sum(b.requests)::bigint as requests,
-                   sum(b.successes)::bigint as successes,
-                   sum(b.failures)::bigint as failures,
-                   sum(b.bytes) as bytes,
-                   sum(b.response_time_ms) as response_time_ms
+        -- Daily points: each agent's rolled-up day, unless some of its daily buckets
+        -- of that day are not rolled up (today, a late write): then those buckets.
+        not_rolled_up as (
+            select distinct b.agent_id, b.bucket_start
             from public.agent_mcp_connection_usage_buckets as b
-            where b.granularity = p_bucket
-              and b.bucket_start >= date_trunc(p_bucket, p_from at time zone 'UTC') at time zone 'UTC'
+            where p_bucket = 'day' and b.granularity = 'day' and not b.rolled_up
+              and b.bucket_start >= date_trunc('day', p_from at time zone 'UTC') at time zone 'UTC'
               and b.bucket_start < p_to
-            group by b.bucket_start
+        ),
+        picked as (
+            select r.day as s, r.requests, r.successes, r.failures, r.bytes, r.response_time_ms
+            from agent_mcp_private.agent_usage_days as r
+            where p_bucket = 'day'
+              and r.day >= date_trunc('day', p_from at time zone 'UTC') at time zone 'UTC'
+              and r.day < p_to
+              and not exists (
+                  select 1 from not_rolled_up as n where n.agent_id = r.agent_id and n.bucket_start = r.day
+              )
+            union all
+            select b.bucket_start, b.requests, b.successes, b.failures, b.bytes, b.response_time_ms
+            from public.agent_mcp_connection_usage_buckets as b
+            join not_rolled_up as n on n.agent_id = b.agent_id and n.bucket_start = b.bucket_start
+            where b.granularity = 'day'
+            union all
+            -- Hourly points: the hourly buckets.
+            select b.bucket_start, b.requests, b.successes, b.failures, b.bytes, b.response_time_ms
+            from public.agent_mcp_connection_usage_buckets as b
+            where p_bucket = 'hour' and b.granularity = 'hour'
+              and b.bucket_start >= date_trunc('hour', p_from at time zone 'UTC') at time zone 'UTC'
+              and b.bucket_start < p_to
+        ),
+        sums as (
+            select x.s,
+                   sum(x.requests)::bigint as requests,
+                   sum(x.successes)::bigint as successes,
+                   sum(x.failures)::bigint as failures,
+                   sum(x.bytes) as bytes,
+                   sum(x.response_time_ms) as response_time_ms
+            from picked as x
+            group by x.s
         )
         select p.s, coalesce(x.requests, 0), coalesce(x.successes, 0), coalesce(x.failures, 0),
                coalesce(x.bytes, 0), round(x.response_time_ms / nullif(x.requests, 0), 3)

@@ -2,7 +2,7 @@
 -- percentiles, the writer, the fold of old hours, the report functions, and who may
 -- read what.
 begin;
-select plan(35);
+select plan(39);
 \ir _helpers.psql
 
 -- =============================================================================
@@ -225,6 +225,14 @@ select results_eq($$
 $$, $$ values ('day', 8::bigint, 7::bigint, 1::bigint, 80::numeric, 8::numeric, 8::bigint, 8::bigint) $$,
 'their day stays, in its daily bucket with their sums and histogram');
 select is(fold_agent_mcp_usage_buckets('30 days'), 0::bigint, 'folding again finds nothing');
+select results_eq($$
+    select count(*) > 0, sum(requests) from agent_mcp_private.agent_usage_days
+    where agent_id = 'a1000000-0000-4000-8000-000000000001'
+$$, $$
+    select true, sum(requests) from public.agent_mcp_connection_usage_buckets
+    where agent_id = 'a1000000-0000-4000-8000-000000000001' and granularity = 'day'
+      and bucket_start < date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'
+$$, 'the fold rolls each agent''s days that are over up from their daily buckets');
 select tests.clear_authentication();
 select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
 select results_eq($$
@@ -232,6 +240,31 @@ select results_eq($$
         date_trunc('day', now() - interval '40 days') + interval '5 hours', now())
 $$, $$ values (28::bigint) $$,
 'once that day''s hours are gone, a range starting within it counts the whole day');
+select results_eq($$
+    select sum(requests)::int from agent_mcp_usage_series(now() - interval '60 days', now(), 'day')
+$$, $$ values (28) $$, 'the daily totals read the rolled-up days, and today''s buckets');
+
+-- A write into a day already rolled up (a transaction that began before midnight), as
+-- the writer makes it: it adds to the daily bucket and clears rolled_up.
+select tests.clear_authentication();
+update public.agent_mcp_connection_usage_buckets
+set requests = requests + 5, successes = successes + 5, rolled_up = false
+where connection_id = 'a2000000-0000-4000-8000-000000000001' and granularity = 'day'
+  and bucket_start < now() - interval '30 days';
+select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
+select results_eq($$
+    select sum(requests)::int from agent_mcp_usage_series(now() - interval '60 days', now(), 'day')
+$$, $$ values (33) $$,
+'a daily bucket written after its day was rolled up counts in place of the stale rolled-up day');
+
+select tests.clear_authentication();
+delete from public.agent_mcp_connections where id = 'a2000000-0000-4000-8000-000000000001';
+select tests.authenticate_as('a0000000-0000-4000-8000-000000000001');
+select results_eq($$
+    select (select count(*)::int from agent_mcp_private.agent_usage_days),
+           (select sum(requests)::int from agent_mcp_usage_series(now() - interval '60 days', now(), 'day'))
+$$, $$ values (0, 0) $$,
+'deleting a connection drops its agent''s rolled-up days with its buckets');
 select tests.clear_authentication();
 select throws_ok($$ select fold_agent_mcp_usage_buckets('1 hour') $$,
     '22023', 'keep hourly buckets for at least one day', 'a window under a day is refused');
