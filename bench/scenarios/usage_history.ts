@@ -86,17 +86,27 @@ async function createReference(admin: postgres.Sql): Promise<void> {
       to authenticated`);
 }
 
-/** CPU time (ns) the processes have run, from /proc/<pid>/schedstat (ns resolution). */
-async function cpuNs(pids: readonly number[]): Promise<number> {
-  let total = 0;
+/** CPU time (ns) each process has run, from /proc/<pid>/schedstat (ns resolution). */
+async function cpuNs(pids: readonly number[]): Promise<Map<number, number>> {
+  const ran = new Map<number, number>();
   for (const pid of pids) {
     try {
-      total += Number((await Deno.readTextFile(`/proc/${pid}/schedstat`)).split(" ")[0]);
+      ran.set(pid, Number((await Deno.readTextFile(`/proc/${pid}/schedstat`)).split(" ")[0]));
     } catch {
-      // gone: it ran nothing more
+      // gone (an autovacuum worker that finished): left out
     }
   }
-  return total;
+  return ran;
+}
+
+/** CPU ms the processes ran between two readings, over those present in both. */
+function cpuMsBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ns = 0;
+  for (const [pid, end] of after) {
+    const start = before.get(pid);
+    if (start !== undefined) ns += end - start;
+  }
+  return ns / 1e6;
 }
 
 const event = (i: number) => ({
@@ -127,7 +137,7 @@ async function timeReport(
                       set_config('request.jwt.claims', ${claims}, true)`;
       const before = await cpuNs([pid]);
       const [row] = await tx.unsafe(`explain (analyze, timing off, format json) ${query}`);
-      cpu.push((await cpuNs([pid]) - before) / 1e6);
+      cpu.push(cpuMsBetween(before, await cpuNs([pid])));
       const explained = (row!["QUERY PLAN"] as Explained[])[0]!;
       times.push(explained["Execution Time"]);
       if (i === 0 && planQuery) {
@@ -228,12 +238,14 @@ export async function runUsageHistoryScenario(
         }
       }));
       const seconds = (performance.now() - began) / 1000;
-      const cpuMs = (await cpuNs(clusterPids) - cpuBefore) / 1e6 / count;
+      const cpuMs = cpuMsBetween(cpuBefore, await cpuNs(clusterPids)) / count;
       return { rate: (count * size) / seconds, cpuMs };
     };
 
     // Warm both (plans cached in every pooled session), then alternate.
     for (const variant of ["with", "without"] as const) await load(variant, 4 * CLIENTS, 1);
+    // The cluster's processes (the pool's backends, the WAL writer, ...); per load, those
+    // alive at both ends (a short-lived autovacuum worker is left out).
     clusterPids = await postgresProcesses(stack.cluster.dataDir);
     const sample = () => ({
       with: [] as number[],
