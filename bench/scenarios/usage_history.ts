@@ -168,9 +168,12 @@ const TOTALS_STATEMENT = `
         )
       union all
       select b.bucket_start, b.requests, b.successes, b.failures, b.bytes, b.response_time_ms
-      from public.agent_mcp_connection_usage_buckets as b
-      join not_rolled_up as n on n.agent_id = b.agent_id and n.bucket_start = b.bucket_start
-      where b.granularity = 'day'
+      from not_rolled_up as n
+      cross join lateral (
+          select b.* from public.agent_mcp_connection_usage_buckets as b
+          where b.agent_id = n.agent_id and b.granularity = 'day' and b.bucket_start = n.bucket_start
+          offset 0
+      ) as b
   )
   select x.s, sum(x.requests)::bigint, sum(x.successes)::bigint, sum(x.failures)::bigint,
          sum(x.bytes), sum(x.response_time_ms)

@@ -183,10 +183,17 @@ begin
                   select 1 from not_rolled_up as n where n.agent_id = r.agent_id and n.bucket_start = r.day
               )
             union all
+            -- One index probe per day not rolled up (OFFSET 0 keeps the planner from
+            -- hashing every daily bucket of the caller instead).
             select b.bucket_start, b.requests, b.successes, b.failures, b.bytes, b.response_time_ms
-            from public.agent_mcp_connection_usage_buckets as b
-            join not_rolled_up as n on n.agent_id = b.agent_id and n.bucket_start = b.bucket_start
-            where b.granularity = 'day'
+            from not_rolled_up as n
+            cross join lateral (
+                select b.*
+                from public.agent_mcp_connection_usage_buckets as b
+                where b.agent_id = n.agent_id and b.granularity = 'day'
+                  and b.bucket_start = n.bucket_start
+                offset 0
+            ) as b
             union all
             -- Hourly points: the hourly buckets.
             select b.bucket_start, b.requests, b.successes, b.failures, b.bytes, b.response_time_ms
