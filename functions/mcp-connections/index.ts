@@ -15,7 +15,7 @@ const env = loadFunctionEnv();
 /**
  * The probe loads on the first test (`POST /connections/:id/test`): the MCP SDK and the rest of
  * shared/mcp/ stay out of a start that serves the other routes (bench: `--only=cold`;
- * tests/functions/mcp-connections/lazy_probe_test.ts keeps it so). The specifier is static, so
+ * tests/functions/lazy_probe_test.ts keeps it so). The specifier is static, so
  * `supabase functions deploy` bundles the module all the same. The network policy
  * (MCP_PROBE_ALLOWED_NETWORKS) is read then too; a load that fails is tried again next time.
  */

@@ -4,7 +4,7 @@
  * connection (or works on the cycle named by `runId`), probes one batch of it, and
  * answers with what it did and where the cycle stands.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../../shared/db/db_client.ts";
 import { Hono } from "hono";
 import {
   authorizeServiceCaller,
@@ -26,7 +26,7 @@ const MAX_BODY_BYTES = 512 * 1024;
 
 export interface HealthCheckAppDeps {
   auth: ServiceCallerSettings;
-  db: SupabaseClient;
+  db: DbClient;
   probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
   logger: Logger;
   /** Starts another invocation for a cycle (the fan-out); see runHealthCheck. */

@@ -6,7 +6,7 @@
  * goes away) the connection does not stay `testing`: a finished probe's result is
  * stored; a cancelled or crashed one puts the previous status back.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { AppError } from "../errors/app_error.ts";
 import type { NetworkPolicy } from "../mcp/network_policy.ts";
 import { ProbeOptionsError } from "../mcp/probe_errors.ts";
@@ -39,7 +39,7 @@ export interface ConnectionTestOutcome {
 
 /** Tests a connection now. `signal` aborts when the caller goes away. */
 export async function testConnection(
-  db: SupabaseClient,
+  db: DbClient,
   id: string,
   deps: ConnectionTestDeps,
   signal?: AbortSignal,
@@ -86,7 +86,7 @@ export async function testConnection(
  * the caller, who may test again. Only a database that refuses even that leaves `testing`.
  */
 async function finish(
-  db: SupabaseClient,
+  db: DbClient,
   id: string,
   result: ConnectionTestResult | null,
   restoreStatus: "connected" | "disconnected" | "error",

@@ -6,7 +6,7 @@
  * check for the targets of the batch it claimed. What comes back is secret: it goes to the
  * probe and nowhere else (no log, no error message, no response).
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { z } from "zod";
 import { AppError } from "../errors/app_error.ts";
 import { fromPostgrest } from "../db/postgrest_errors.ts";
@@ -27,7 +27,7 @@ export type ReadServerCredentials = (serverId: string) => Promise<ServerCredenti
  * cannot read; neither says anything of the values.
  */
 export async function readServerCredentials(
-  serviceDb: SupabaseClient,
+  serviceDb: DbClient,
   serverIds: readonly string[],
 ): Promise<Map<string, ServerCredential>> {
   const found = new Map<string, ServerCredential>();
@@ -57,7 +57,7 @@ export async function readServerCredentials(
 }
 
 /** A reader of one server's credentials over the service role client. */
-export function serverCredentialsReader(serviceDb: SupabaseClient): ReadServerCredentials {
+export function serverCredentialsReader(serviceDb: DbClient): ReadServerCredentials {
   return async (serverId) =>
     (await readServerCredentials(serviceDb, [serverId])).get(serverId) ?? null;
 }

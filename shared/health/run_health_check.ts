@@ -18,7 +18,7 @@
  * later invocation (another lane of the cycle, or the next scheduled call, which
  * resumes the cycle) claims it again. Logs only transitions, plus one summary line.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { AppError } from "../errors/app_error.ts";
 import type { Logger } from "../http/logger.ts";
 import type { ProbeOptions } from "../mcp/probe_options.ts";
@@ -42,7 +42,7 @@ import { probeAll, type TargetOutcome } from "./probe_pool.ts";
 import { readServerCredentials } from "../domain/server_credentials.ts";
 
 export interface HealthCheckDeps {
-  db: SupabaseClient;
+  db: DbClient;
   probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
   logger: Logger;
   /**
