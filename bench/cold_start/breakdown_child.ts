@@ -20,7 +20,12 @@ const cpuMs = () => {
 };
 /** `atStart: false`: work the start does not do (shown for its size). */
 const steps: { step: string; wallMs: number; cpuMs: number; atStart: boolean }[] = [
-  { step: "runtime start: spawn to the first line of the module", wallMs: bootMs, cpuMs: cpuMs(), atStart: true },
+  {
+    step: "runtime start: spawn to the first line of the module",
+    wallMs: bootMs,
+    cpuMs: cpuMs(),
+    atStart: true,
+  },
 ];
 async function step(name: string, work: () => unknown, atStart = true): Promise<void> {
   const wall = performance.now();
