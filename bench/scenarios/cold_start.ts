@@ -32,6 +32,7 @@ import { functionWorkerSpawner } from "../../scripts/stack/stack.ts";
 const TARGET_MS = 300;
 const BEFORE_CONNECTIONS = "mcp-connections before (supabase-js at start)";
 const BEFORE_HEALTH_CHECK = "mcp-health-check before (supabase-js and the probe at start)";
+const BUNDLED_CONNECTIONS = "mcp-connections as one bundle (deno bundle)";
 const HEAP_LIMIT_MB = 256;
 const POLL_MS = 2;
 const RUN_TIMEOUT_MS = 60_000;
@@ -147,6 +148,38 @@ export async function writeBeforeImportMap(
   await Deno.writeTextFile(path, JSON.stringify(map));
 }
 
+/**
+ * mcp-connections bundled by `deno bundle` (the probe a chunk of its own, still loaded on the
+ * first test): the same code as a few files instead of a graph of some hundred modules, to
+ * show what loading them one by one costs. Returns the entry point.
+ */
+async function bundle(projectRoot: string, fn: FunctionConfig, outdir: string): Promise<string> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--no-config",
+      "--import-map",
+      fn.importMap ?? join(projectRoot, "supabase/functions/import_map.json"),
+      "--lock",
+      join(projectRoot, "deno.lock"),
+      "--frozen",
+      "--platform",
+      "deno",
+      "--code-splitting",
+      "--outdir",
+      outdir,
+      fn.entrypoint,
+    ],
+    cwd: projectRoot,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`deno bundle ${fn.name}: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return join(outdir, "index.js");
+}
+
 export async function runColdStartScenario(options: ColdStartOptions): Promise<ScenarioResult> {
   const started = performance.now();
   const say = options.progress ?? (() => {});
@@ -201,6 +234,14 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
         importMap: beforeMap,
       },
       request: { method: "POST", path: "/mcp-health-check" },
+    },
+    {
+      id: BUNDLED_CONNECTIONS,
+      fn: {
+        ...connections,
+        entrypoint: await bundle(options.projectRoot, connections, join(logDir, "bundle")),
+      },
+      request: { method: "GET", path: "/mcp-connections/connections" },
     },
   ];
   const loads: number[] = [];
@@ -272,6 +313,18 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
       notes: [`CPU to first answer ${cpu(after).toFixed(0)} ms vs ${cpu(before).toFixed(0)} ms`],
     }));
   }
+  const bundled = sides[5]!;
+  figures.push(timeFigure({
+    name: "mcp-connections cold start: one bundle vs the module graph the stack runs",
+    project: { label: bundled.id, summary: firstAnswers(bundled) },
+    reference: { label: "mcp-connections (module graph)", summary: firstAnswers(sides[1]!) },
+    target: "(informative: what loading the modules one by one costs)",
+    met: null,
+    notes: [
+      `CPU to first answer ${cpu(bundled).toFixed(0)} ms vs ${cpu(sides[1]!).toFixed(0)} ms ` +
+      `(hello world ${helloCpu.toFixed(0)} ms)`,
+    ],
+  }));
   const details = [
     `${options.runs} starts per side after one uncounted start each, the sides taking turns. ` +
     "Each start: `deno run --no-config --import-map supabase/functions/import_map.json --lock " +
