@@ -68,10 +68,6 @@ if (fn === "mcp-connections") {
       import(here("../../shared/db/service_client.ts")),
       import(here("../../shared/http/logger.ts")),
     ]));
-  await step(
-    "probe (shared/mcp/mod.ts, the MCP SDK)",
-    () => import(here("../../shared/mcp/mod.ts")),
-  );
   request = new Request("http://127.0.0.1/mcp-health-check", { method: "POST" });
 }
 
@@ -133,8 +129,14 @@ if (fn === "mcp-connections") {
   }, false);
 }
 await step(
-  "for comparison: all of @supabase/supabase-js, beyond the above",
+  "not at start: the probe (shared/mcp/mod.ts, the MCP SDK: the first test, the first health check)",
+  () => import(here("../../shared/mcp/mod.ts")),
+  false,
+);
+await step(
+  "not at start: all of @supabase/supabase-js, beyond the above (what it would add)",
   () => import("@supabase/supabase-js"),
+  false,
 );
 // deno-lint-ignore no-console
 console.log(`breakdown ${JSON.stringify(steps)}`);
