@@ -1,6 +1,7 @@
 /**
- * The research draft's table (research/agent_mcp_connections_research.md, sections 1-4 and 6),
- * as written, in a schema of its own: the reference of the RLS benchmark.
+ * The research draft's table (sections 1-4 and 6 of the design's research document, which is
+ * not in this repository), as written, in a schema of its own: the reference of the RLS
+ * benchmark.
  *
  * Run with `search_path = draft, public`, so unqualified names create objects in `draft` while
  * `agents`, `account_tool_instances`, `user_roles` and `auth.uid()` resolve to the project's
@@ -17,8 +18,6 @@
  * The data is copied in between the table and its indexes (`DRAFT_TABLE`, then the copy, then
  * `DRAFT_INDEXES_AND_POLICIES`): the same result as the draft's order, built faster.
  */
-
-export const DRAFT_SCHEMA = "draft";
 
 export const DRAFT_TABLE = `
 CREATE SCHEMA draft;

@@ -27,7 +27,7 @@ import {
   SSEClientTransport,
   StreamableHTTPClientTransport,
 } from "@modelcontextprotocol/client";
-import { probe } from "../shared/mcp/probe.ts";
+import { probe } from "../shared/mcp/mod.ts";
 import {
   LOOPBACK_POLICY,
   startHandshakeServer,

@@ -2,11 +2,13 @@
  * Requests and CPU per probe by server kind (issue 13, item 6), without and with the hint of
  * what the server spoke last time, and optionally with an older tree's probe beside them:
  *
- *     deno run -A bench/probe_cost.ts [runs] [older shared/mcp/mod.ts path] [server filter]
+ *     deno run -A bench/probe_cost.ts [runs] [older shared/mcp/mod.ts path] [server filter] [rounds]
  *
  * Each variant runs in a child process of its own (bench/probe_cost_child.ts), so the CPU is
  * the probe's alone: the servers run in this process (server-everything in its own). The
- * variants of a server kind run one after the other against the same server.
+ * variants of a server kind run one after the other against the same server, `rounds` times
+ * (default 1) in turn, and each line gives the median of its rounds: on a loaded machine, a few
+ * rounds make the current tree and the older one comparable (the load changes between them).
  */
 import type { ProbeCost } from "./probe_cost_child.ts";
 import {
@@ -82,6 +84,11 @@ async function measure(
   return JSON.parse(text) as ProbeCost;
 }
 
+/** The round of median CPU (its wall time and requests with it). */
+function median(costs: readonly ProbeCost[]): ProbeCost {
+  return [...costs].sort((a, b) => a.cpuMicros - b.cpuMicros)[Math.floor(costs.length / 2)]!;
+}
+
 function requests(cost: ProbeCost): string {
   const total = Object.values(cost.requests).reduce((sum, n) => sum + n, 0);
   const parts = ["POST", "GET", "DELETE"].filter((m) => cost.requests[m] !== undefined)
@@ -94,6 +101,7 @@ if (import.meta.main) {
   const older = Deno.args[1] === undefined ? null : new URL(Deno.args[1], `file://${Deno.cwd()}/`);
   const lines: string[] = [];
   const filter = Deno.args[2] ?? "";
+  const rounds = Number(Deno.args[3] ?? "1");
   for (const kind of KINDS.filter((candidate) => candidate.server.includes(filter))) {
     const server = await kind.start();
     try {
@@ -105,8 +113,14 @@ if (import.meta.main) {
         ["no hint", CURRENT, null],
         ["hint", CURRENT, kind.hint],
       ];
-      for (const [name, moduleUrl, hint] of variants) {
-        const cost = await measure(moduleUrl, server.url, runs, hint);
+      const costs: ProbeCost[][] = variants.map(() => []);
+      for (let round = 0; round < rounds; round++) {
+        for (const [index, [, moduleUrl, hint]] of variants.entries()) {
+          costs[index]!.push(await measure(moduleUrl, server.url, runs, hint));
+        }
+      }
+      for (const [index, [name]] of variants.entries()) {
+        const cost = median(costs[index]!);
         lines.push(
           [
             kind.server.padEnd(34),

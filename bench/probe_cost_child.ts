@@ -10,7 +10,7 @@
  * wall milliseconds per probe.
  */
 import process from "node:process";
-import { parseNetworkPolicy } from "../shared/mcp/network_policy.ts";
+import { parseNetworkPolicy } from "../shared/mcp/mod.ts";
 
 /** What the child prints. */
 export interface ProbeCost {

@@ -5,8 +5,8 @@
  * bench/results.json (every sample) and bench/RESULTS.md (the figures and the machine).
  *
  *   deno task bench                        everything (about 10 minutes on 2 cores)
- *   deno task bench --only=rls,list        some scenarios: rls, list, usage, hot, probe, health, cpu,
- *                                          cold, dev, recs
+ *   deno task bench --only=rls,list        some scenarios: rls, list, usage, hot, history, probe,
+ *                                          health, cpu, cold, dev, recs
  *   deno task bench --skip=dev
  *   deno task bench --quick                fewer trials, smaller loads (iteration, not figures)
  *   --trials=20 --http-trials=5 --probe-runs=50 --health-trials=3 --dev-trials=2
@@ -38,12 +38,14 @@ import { RECOMMENDATIONS_FULL, runRecommendationsScenario } from "./scenarios/re
 import { runRlsScenario } from "./scenarios/rls.ts";
 import { runUsageScenario } from "./scenarios/usage.ts";
 import { runUsageHotScenario } from "./scenarios/usage_hot.ts";
+import { runUsageHistoryScenario, USAGE_HISTORY_FULL } from "./scenarios/usage_history.ts";
 
 const SCENARIOS = [
   "rls",
   "list",
   "usage",
   "hot",
+  "history",
   "probe",
   "health",
   "cpu",
@@ -57,6 +59,7 @@ const TITLES: Record<ScenarioId, string> = {
   list: "GET /connections: the function beside PostgREST",
   usage: "Usage recording on one hot connection",
   hot: "Usage events on one hot row: HOT updates, lean index set vs the draft's",
+  history: "Usage history: the buckets' recording cost and the reports",
   probe: "Probe of a local MCP server beside the bare SDK",
   health: "Scheduled health check at scale",
   cpu: "Function CPU per request (the Edge Runtime's 2 s limit)",
@@ -281,6 +284,16 @@ async function main(): Promise<number> {
         }
       }
     }
+  }
+  if (selected.includes("history")) {
+    scenarios.push(
+      await attempt("history", () =>
+        runUsageHistoryScenario({
+          ...USAGE_HISTORY_FULL,
+          ...(quick ? { rounds: 4, singles: 200, batches: 5, runs: 10 } : {}),
+          progress,
+        })),
+    );
   }
   if (selected.includes("probe")) {
     scenarios.push(await attempt("probe", () => runProbeScenario(settings.probeRuns)));

@@ -231,18 +231,25 @@ export async function runFunctionCpuScenario(
           where is_active
         `;
         await sql`delete from account_tool_instances where instance_name_on_toolbox like 'CPU bench %'`;
-        await sql`
-          with servers as (
-            insert into account_tool_instances (instance_name_on_toolbox, status_on_toolbox, mcp_server_url)
-            select 'CPU bench ' || n, 'running', url
-            from unnest(${sql.array(servers.slice(0, size).map((s) => s.url))}::text[])
-              with ordinality as u (url, n)
-            returning id
-          )
-          insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by, connection_config)
-          select ${DEMO_AGENT}, id, ${DEMO_USER}, '{"timeout": 10000, "retryAttempts": 0}'::jsonb
-          from servers
-        `;
+        // One agent holding more connections than a user may: a fixture past the per-row
+        // checks (limits, owner), so its owner is written here as the trigger would.
+        await sql.begin(async (tx) => {
+          await tx`set local session_replication_role = replica`;
+          await tx`
+            with servers as (
+              insert into account_tool_instances (instance_name_on_toolbox, status_on_toolbox, mcp_server_url)
+              select 'CPU bench ' || n, 'running', url
+              from unnest(${sql.array(servers.slice(0, size).map((s) => s.url))}::text[])
+                with ordinality as u (url, n)
+              returning id
+            )
+            insert into agent_mcp_connections
+              (agent_id, owner_id, mcp_server_instance_id, created_by, connection_config)
+            select ${DEMO_AGENT}, ${DEMO_USER}, id, ${DEMO_USER},
+              '{"timeout": 10000, "retryAttempts": 0}'::jsonb
+            from servers
+          `;
+        });
         const perServer: number[] = [];
         for (let trial = 0; trial < options.healthTrials; trial++) {
           await settled(healthCheck);

@@ -9,7 +9,7 @@ import type { FunctionEnv } from "../../shared/config/function_env.ts";
 import type { ConnectionTestDeps } from "../../shared/domain/connection_test.ts";
 import { renderErrors, routeNotFound } from "../../shared/http/errors.ts";
 import { limitBody } from "../../shared/http/body_limit.ts";
-import type { Logger } from "../../shared/http/logger.ts";
+import type { Logger } from "../../shared/log/logger.ts";
 import { requestLog } from "../../shared/http/request_log.ts";
 import { requireUser, type UserVariables } from "../../shared/http/user_auth.ts";
 import { rejectInvalidRequest } from "../../shared/http/validation.ts";

@@ -10,9 +10,8 @@
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
 import { createServiceDbClient } from "../../shared/db/service_client.ts";
-import { createLogger } from "../../shared/http/logger.ts";
-import type { ProbeOptions } from "../../shared/mcp/probe_options.ts";
-import type { ConnectionTestResult } from "../../shared/schemas/test_result.ts";
+import { createLogger } from "../../shared/log/logger.ts";
+import { createProbe, networkPolicyFromEnv } from "../../shared/mcp/mod.ts";
 import { createHealthCheckApp, FUNCTION_NAME } from "./app.ts";
 
 const env = loadFunctionEnv();
@@ -22,28 +21,6 @@ if (!env.serviceApiKey) {
 const logger = createLogger({ function: FUNCTION_NAME });
 const serviceApiKey = env.serviceApiKey;
 const selfUrl = `${env.supabaseUrl}/functions/v1/${FUNCTION_NAME}`;
-
-type Probe = (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
-
-/**
- * The probe (shared/mcp/mod.ts and the MCP SDK) loads at the first call that probes, after the
- * caller was authorized: a start that refuses a caller, or answers from a cycle with nothing to
- * probe, does not load it (bench: `--only=cold`; tests/functions/lazy_probe_test.ts keeps it
- * so). The static specifier keeps it in the deployed bundle. The network policy
- * (MCP_PROBE_ALLOWED_NETWORKS) is read then too; a load that fails is tried again next time.
- */
-let loadedProbe: Promise<Probe> | null = null;
-const probe: Probe = async (url, options) => {
-  loadedProbe ??= import("../../shared/mcp/mod.ts").then((mcp) => {
-    const networkPolicy = mcp.networkPolicyFromEnv();
-    return (target: string, probeOptions: ProbeOptions) =>
-      mcp.probe(target, { ...probeOptions, networkPolicy });
-  }).catch((error) => {
-    loadedProbe = null;
-    throw error;
-  });
-  return (await loadedProbe)(url, options);
-};
 
 /** The platform's hook that keeps a worker alive for work after its response. */
 const edgeRuntime = (globalThis as {
@@ -89,7 +66,7 @@ const app = createHealthCheckApp({
     }),
   },
   db: createServiceDbClient(env.supabaseUrl, env.serviceApiKey),
-  probe,
+  probe: createProbe({ networkPolicy: networkPolicyFromEnv() }),
   logger,
   startInvocation,
 });

@@ -30,7 +30,7 @@ export const LOCAL_DATABASE_JOBS: DatabaseJob[] = [
     name: "usage history fold",
     statement: "select public.fold_agent_mcp_usage_buckets() as folded",
     intervalSeconds: 3600,
-    describe: (row) => `${row.folded} hourly bucket(s) folded into days`,
+    describe: (row) => `${row.folded} hourly bucket(s) past the window deleted (days kept)`,
   },
 ];
 

@@ -1,30 +1,27 @@
 /**
- * `POST /connections/:id/test`: mark the connection `testing` (under the caller's RLS), read
- * the server's credentials (service role), probe its MCP server with them and the
- * connection's own timeout, retries and headers, store the result and the
+ * `POST /connections/:id/test`: mark the connection `testing`, probe its MCP server
+ * with the connection's own timeout, retries and headers, store the result and the
  * new status. Whatever happens in between (the probe fails, throws, or the caller
  * goes away) the connection does not stay `testing`: a finished probe's result is
  * stored; a cancelled or crashed one puts the previous status back.
  */
 import type { DbClient } from "../db/db_client.ts";
+import { fromPostgrest } from "../db/postgrest_errors.ts";
 import { AppError } from "../errors/app_error.ts";
-import type { NetworkPolicy } from "../mcp/network_policy.ts";
-import { ProbeOptionsError } from "../mcp/probe_errors.ts";
-import type { ProbeOptions } from "../mcp/probe_options.ts";
-import type { Connection } from "../schemas/connection.ts";
+import { type Probe, ProbeOptionsError } from "../mcp/mod.ts";
+import {
+  type Connection,
+  CONNECTION_COLUMNS,
+  ConnectionRow,
+  toConnection,
+} from "../schemas/connection.ts";
+import type { ConnectionConfig } from "../schemas/connection_config.ts";
 import type { ConnectionTestResult } from "../schemas/test_result.ts";
-import { beginConnectionTest, finishConnectionTest } from "./connections.ts";
 import type { ReadServerCredentials } from "./server_credentials.ts";
 
-export type Probe = (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
-
 export interface ConnectionTestDeps {
+  /** The deployment's probe, its network policy bound in (`createProbe`). */
   probe: Probe;
-  /**
-   * The addresses the probe may reach, passed with every probe. Left out when `probe` applies
-   * its own (the mcp-connections function binds the policy when it loads the probe lazily).
-   */
-  networkPolicy?: NetworkPolicy;
   /**
    * Reads the server's credentials with the service role; called only after the caller's RLS
    * found the connection. Absent: servers are probed without credentials.
@@ -52,12 +49,7 @@ export async function testConnection(
   try {
     // Only then the server's credentials, with the service role.
     const credentials = (await deps.readCredentials?.(start.serverId)) ?? null;
-    result = await deps.probe(start.serverUrl, {
-      ...start.config,
-      networkPolicy: deps.networkPolicy,
-      credentials,
-      signal,
-    });
+    result = await deps.probe(start.serverUrl, { ...start.config, credentials, signal });
   } catch (error) {
     failure = error;
   }
@@ -77,6 +69,57 @@ export async function testConnection(
   }
   if (failure !== null) throw failure;
   return { connection, result: result! };
+}
+
+export interface TestStart {
+  /** The status to put back if the test is cancelled. */
+  restoreStatus: "connected" | "disconnected" | "error";
+  config: ConnectionConfig;
+  serverUrl: string;
+  /** The server's id: the key of its credentials. */
+  serverId: string;
+}
+
+/**
+ * Marks an active connection as `testing` and returns what the probe needs. SQL
+ * refuses with `connection_not_found`, `connection_inactive`, `mcp_server_not_running`
+ * or `mcp_server_unreachable` (no URL), changing nothing.
+ */
+export async function beginConnectionTest(db: DbClient, id: string): Promise<TestStart> {
+  const { data, error, status } = await db.rpc("begin_agent_mcp_connection_test", {
+    p_connection_id: id,
+  }).single<
+    {
+      previous_status: string;
+      connection_config: ConnectionConfig;
+      mcp_server_url: string;
+      mcp_server_id: string;
+    }
+  >();
+  if (error) throw fromPostgrest({ error, status }, "starting a connection test");
+  const previous = data.previous_status;
+  return {
+    restoreStatus: previous === "connected" || previous === "error" ? previous : "disconnected",
+    config: data.connection_config,
+    serverUrl: data.mcp_server_url,
+    serverId: data.mcp_server_id,
+  };
+}
+
+/** Stores a test's result (or, with `result` null, undoes a cancelled test's `testing`). */
+export async function finishConnectionTest(
+  db: DbClient,
+  id: string,
+  result: Record<string, unknown> | null,
+  restoreStatus: TestStart["restoreStatus"],
+): Promise<Connection> {
+  const { data, error, status } = await db.rpc("finish_agent_mcp_connection_test", {
+    p_connection_id: id,
+    p_result: result,
+    p_restore_status: restoreStatus,
+  }).select(CONNECTION_COLUMNS).single();
+  if (error) throw fromPostgrest({ error, status }, "storing a test result");
+  return toConnection(ConnectionRow.parse(data));
 }
 
 /**

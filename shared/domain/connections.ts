@@ -138,60 +138,6 @@ export async function disconnectConnection(db: Db, id: string): Promise<Connecti
   );
 }
 
-export interface TestStart {
-  /** The status to put back if the test is cancelled. */
-  restoreStatus: "connected" | "disconnected" | "error";
-  config: ConnectionConfig;
-  serverUrl: string;
-  /** The server's id: the key of its credentials. */
-  serverId: string;
-}
-
-/**
- * Marks an active connection as `testing` and returns what the probe needs. SQL
- * refuses with `connection_not_found`, `connection_inactive`, `mcp_server_not_running`
- * or `mcp_server_unreachable` (no URL), changing nothing.
- */
-export async function beginConnectionTest(db: Db, id: string): Promise<TestStart> {
-  const data = await dataOf(
-    db.rpc("begin_agent_mcp_connection_test", { p_connection_id: id }).single<
-      {
-        previous_status: string;
-        connection_config: ConnectionConfig;
-        mcp_server_url: string;
-        mcp_server_id: string;
-      }
-    >(),
-    "starting a connection test",
-  );
-  const previous = data.previous_status;
-  return {
-    restoreStatus: previous === "connected" || previous === "error" ? previous : "disconnected",
-    config: data.connection_config,
-    serverUrl: data.mcp_server_url,
-    serverId: data.mcp_server_id,
-  };
-}
-
-/** Stores a test's result (or, with `result` null, undoes a cancelled test's `testing`). */
-export async function finishConnectionTest(
-  db: Db,
-  id: string,
-  result: Record<string, unknown> | null,
-  restoreStatus: TestStart["restoreStatus"],
-): Promise<Connection> {
-  return parseRow(
-    await dataOf(
-      db.rpc("finish_agent_mcp_connection_test", {
-        p_connection_id: id,
-        p_result: result,
-        p_restore_status: restoreStatus,
-      }).select(CONNECTION_COLUMNS).single(),
-      "storing a test result",
-    ),
-  );
-}
-
 /** Adds usage events atomically (one SQL statement) and returns the new statistics. */
 export async function recordUsage(db: Db, id: string, events: UsageEvent[]): Promise<UsageStats> {
   return UsageStats.parse(

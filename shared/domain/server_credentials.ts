@@ -5,12 +5,20 @@
  * `begin_agent_mcp_connection_test()` found the connection with the user's JWT, the health
  * check for the targets of the batch it claimed. What comes back is secret: it goes to the
  * probe and nowhere else (no log, no error message, no response).
+ *
+ * Every read also tells the worker's token cache what it found: a server whose credentials
+ * were deleted is forgotten (its tokens with it), one of another version drops its entry.
  */
 import type { DbClient } from "../db/db_client.ts";
 import { z } from "zod";
 import { AppError } from "../errors/app_error.ts";
 import { fromPostgrest } from "../db/postgrest_errors.ts";
-import { ServerCredential, ServerCredentials } from "../mcp/auth/server_credentials.ts";
+import {
+  ServerCredential,
+  ServerCredentials,
+  type ServerTokenCache,
+  serverTokenCache,
+} from "../mcp/mod.ts";
 
 const Row = z.object({
   server_id: z.uuid(),
@@ -29,6 +37,7 @@ export type ReadServerCredentials = (serverId: string) => Promise<ServerCredenti
 export async function readServerCredentials(
   serviceDb: DbClient,
   serverIds: readonly string[],
+  tokenCache: ServerTokenCache = serverTokenCache,
 ): Promise<Map<string, ServerCredential>> {
   const found = new Map<string, ServerCredential>();
   if (serverIds.length === 0) return found;
@@ -53,13 +62,17 @@ export async function readServerCredentials(
       credentials: credentials.data,
     });
   }
+  for (const serverId of serverIds) tokenCache.observe(serverId, found.get(serverId) ?? null);
   return found;
 }
 
 /** A reader of one server's credentials over the service role client. */
-export function serverCredentialsReader(serviceDb: DbClient): ReadServerCredentials {
+export function serverCredentialsReader(
+  serviceDb: DbClient,
+  tokenCache: ServerTokenCache = serverTokenCache,
+): ReadServerCredentials {
   return async (serverId) =>
-    (await readServerCredentials(serviceDb, [serverId])).get(serverId) ?? null;
+    (await readServerCredentials(serviceDb, [serverId], tokenCache)).get(serverId) ?? null;
 }
 
 export { ServerCredential };

@@ -72,6 +72,12 @@ export interface CycleOptions extends TargetFilter, FairnessCaps {
   retentionDays: number;
   /** How invocations of the cycle probe: kept with the cycle for its other invocations. */
   probing: InvocationOptions;
+  /**
+   * Targets whose timeout (or `defaultTimeoutMs`, for a config without one) is longer than
+   * this get batches of their own, whose budget is their timeout (a batch's budget is too short).
+   */
+  longTimeoutMs: number;
+  defaultTimeoutMs: number;
 }
 
 /** What every invocation of a cycle uses, whoever started it. */
@@ -104,7 +110,11 @@ export async function beginCycle(db: DbClient, options: CycleOptions): Promise<B
     p_max_attempts_per_origin: options.maxAttemptsPerOrigin,
     p_failure_threshold: options.failureThreshold,
     p_retention_days: options.retentionDays,
-    p_options: options.probing,
+    p_options: {
+      ...options.probing,
+      longTimeoutMs: options.longTimeoutMs,
+      defaultTimeoutMs: options.defaultTimeoutMs,
+    },
   });
   if (error) throw fromPostgrest({ error, status }, "starting a health check cycle");
   const [row] = z.array(BeginRow).length(1).parse(data);
@@ -189,13 +199,6 @@ export async function extendLease(
   });
   if (error) throw fromPostgrest({ error, status }, "renewing a health check batch lease");
   return z.boolean().parse(data);
-}
-
-export interface TargetTransition {
-  serverId: string;
-  targetKey: string;
-  becameUnhealthy: number;
-  becameHealthy: number;
 }
 
 const Recorded = z.object({

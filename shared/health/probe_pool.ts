@@ -4,9 +4,12 @@
  * budget (otherwise the target is skipped, never reported as a false timeout), so
  * a hanging server costs its timeout and the whole pool ends within the budget.
  */
-import { ProbeOptionsError } from "../mcp/probe_errors.ts";
-import type { ServerCredential } from "../mcp/auth/server_credentials.ts";
-import type { ProbeOptions } from "../mcp/probe_options.ts";
+import {
+  type Probe,
+  type ProbeOptions,
+  ProbeOptionsError,
+  type ServerCredential,
+} from "../mcp/mod.ts";
 import type { ConnectionTestResult } from "../schemas/test_result.ts";
 import { CONNECTION_CONFIG_DEFAULTS } from "../schemas/connection_config.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -21,6 +24,40 @@ export const BATCH_PROBE_READ_LIMITS = {
   maxBodyBytes: 1024 * 1024,
   maxTotalBytes: 2 * 1024 * 1024,
 };
+
+/** Milliseconds a pool keeps free at the end of its budget. */
+export const POOL_MARGIN_MS = 250;
+
+/** How late a probe may start in its pool and still fit: it waits for its slots first. */
+export const START_ALLOWANCE_MS = 250;
+
+/**
+ * The longest timeout that fits in a pool of `budgetMs` when its probe starts up to
+ * START_ALLOWANCE_MS late: the cycle gives targets with a longer one batches of their own
+ * (see `batchBudgetMs`), where they would otherwise never be probed.
+ */
+export function longestFittingTimeoutMs(budgetMs: number): number {
+  return budgetMs - POOL_MARGIN_MS - START_ALLOWANCE_MS;
+}
+
+/**
+ * The budget of a batch: the cycle's `budgetMs`, or, for a batch whose targets' timeouts are
+ * longer (the cycle cuts those into batches of their own), what their longest timeout needs
+ * (the margin and the start allowance on top); never more than `wallClockLeftMs`, what the
+ * invocation has left of its worker's wall clock.
+ */
+export function batchBudgetMs(
+  targets: readonly Pick<ProbeTarget, "probeConfig">[],
+  budgetMs: number,
+  wallClockLeftMs: number,
+): number {
+  const longest = Math.max(
+    0,
+    ...targets.map((t) => t.probeConfig.timeout ?? CONNECTION_CONFIG_DEFAULTS.timeout),
+  );
+  const needed = longest + POOL_MARGIN_MS + START_ALLOWANCE_MS;
+  return Math.max(0, Math.min(Math.max(budgetMs, needed), wallClockLeftMs));
+}
 
 export interface ProbeTarget {
   serverId: string;
@@ -43,11 +80,11 @@ export interface ProbePoolOptions {
   concurrency: number;
   perHostConcurrency: number;
   budgetMs: number;
-  /** Probes one target (the real probe with the network policy bound in). */
-  probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
+  /** Probes one target (the deployment's probe, its network policy bound in). */
+  probe: Probe;
   /** The credentials of the targets' servers, by server id (read with the service role). */
   credentials?: ReadonlyMap<string, ServerCredential>;
-  /** Milliseconds kept free at the end of the budget. */
+  /** Milliseconds kept free at the end of the budget. Default POOL_MARGIN_MS. */
   marginMs?: number;
   now?: () => number;
 }
@@ -65,7 +102,7 @@ export async function probeAll(
   options: ProbePoolOptions,
 ): Promise<TargetOutcome[]> {
   const now = options.now ?? (() => performance.now());
-  const deadline = now() + options.budgetMs - (options.marginMs ?? 250);
+  const deadline = now() + options.budgetMs - (options.marginMs ?? POOL_MARGIN_MS);
   const global = new Semaphore(options.concurrency);
   const perHost = new Map<string, Semaphore>();
   const hostSlots = (origin: string) => {

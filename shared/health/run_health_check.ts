@@ -20,15 +20,17 @@
  */
 import type { DbClient } from "../db/db_client.ts";
 import { AppError } from "../errors/app_error.ts";
-import type { Logger } from "../http/logger.ts";
-import type { ProbeOptions } from "../mcp/probe_options.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Probe } from "../mcp/mod.ts";
+import { CONNECTION_CONFIG_DEFAULTS } from "../schemas/connection_config.ts";
 import {
   BATCH_LEASE_SECONDS,
   type HealthCheckRequest,
   type HealthCheckSummary,
+  INVOCATION_RESERVE_MS,
   LEASE_RENEW_MS,
+  WORKER_WALL_CLOCK_MS,
 } from "../schemas/health_check.ts";
-import type { ConnectionTestResult } from "../schemas/test_result.ts";
 import {
   beginCycle,
   claimBatch,
@@ -38,12 +40,18 @@ import {
   loadTargets,
   recordBatch,
 } from "./health_store.ts";
-import { probeAll, type TargetOutcome } from "./probe_pool.ts";
+import {
+  batchBudgetMs,
+  longestFittingTimeoutMs,
+  probeAll,
+  type TargetOutcome,
+} from "./probe_pool.ts";
 import { readServerCredentials } from "../domain/server_credentials.ts";
 
 export interface HealthCheckDeps {
   db: DbClient;
-  probe: (url: string, options: ProbeOptions) => Promise<ConnectionTestResult>;
+  /** The deployment's probe, its network policy bound in (`createProbe`). */
+  probe: Probe;
   logger: Logger;
   /**
    * Starts another invocation of the function for the cycle (`POST {runId}`), without
@@ -51,6 +59,17 @@ export interface HealthCheckDeps {
    * for the next call).
    */
   startInvocation?: (runId: string) => void;
+  /**
+   * How long this invocation's worker has lived, in ms: a batch's budget ends before the
+   * worker's wall clock does. Default `performance.now()` (the isolate's age).
+   */
+  workerAgeMs?: () => number;
+}
+
+/** What the invocation may still spend probing, of its worker's wall clock. */
+function wallClockLeftMs(deps: HealthCheckDeps): number {
+  const age = deps.workerAgeMs?.() ?? performance.now();
+  return WORKER_WALL_CLOCK_MS - age - INVOCATION_RESERVE_MS;
 }
 
 /** Counts of the targets a pool did not probe, by reason. */
@@ -82,6 +101,8 @@ export async function runHealthCheck(
       batchSize: request.batchSize,
       failureThreshold: request.failureThreshold,
       retentionDays: request.retentionDays,
+      longTimeoutMs: longestFittingTimeoutMs(request.budgetMs),
+      defaultTimeoutMs: CONNECTION_CONFIG_DEFAULTS.timeout,
       probing: {
         concurrency: request.concurrency,
         perHostConcurrency: request.perHostConcurrency,
@@ -137,7 +158,7 @@ export async function runHealthCheck(
       outcomes = await probeAll(batch.targets, {
         concurrency: options.concurrency,
         perHostConcurrency: options.perHostConcurrency,
-        budgetMs: options.budgetMs,
+        budgetMs: batchBudgetMs(batch.targets, options.budgetMs, wallClockLeftMs(deps)),
         probe: deps.probe,
         credentials: await readServerCredentials(deps.db, batch.targets.map((t) => t.serverId)),
       });
@@ -223,7 +244,7 @@ async function dryRun(
   const outcomes = await probeAll(batch, {
     concurrency: request.concurrency,
     perHostConcurrency: request.perHostConcurrency,
-    budgetMs: request.budgetMs,
+    budgetMs: batchBudgetMs(batch, request.budgetMs, wallClockLeftMs(deps)),
     probe: deps.probe,
     credentials: await readServerCredentials(deps.db, batch.map((t) => t.serverId)),
   });

@@ -10,7 +10,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, type ErrorCode } from "../errors/app_error.ts";
 import type { ErrorBody } from "../schemas/responses.ts";
-import { describeError, type Logger } from "./logger.ts";
+import { describeError, type Logger } from "../log/logger.ts";
 import type { RequestLogVariables } from "./request_log.ts";
 
 /** The AppError a thrown value stands for. */

@@ -5,10 +5,11 @@ import { ErrorBody } from "../schemas/responses.ts";
 
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad request: malformed JSON, unknown fields, wrong types, bad UUIDs",
-  401: "Missing, malformed, expired or badly signed JWT, or not a user's JWT",
-  403: "Signed in, but not allowed (admin routes)",
+  401: "Missing, malformed, expired or badly signed credentials, or the wrong kind (an API " +
+    "key where a user's JWT is needed)",
+  403: "Authenticated, but not allowed (an admin route, or a user calling the health check)",
   404: "Not found, or not yours",
-  409: "Conflict with the connection's state",
+  409: "Conflict with the current state (of the connection, or of the health check cycle)",
   413: "Body too large",
   415: "Body is not application/json",
   503: "Database unavailable",

@@ -5,7 +5,7 @@
  * once known). Never the Authorization header or a body.
  */
 import type { MiddlewareHandler } from "hono";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../log/logger.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

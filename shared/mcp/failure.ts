@@ -34,7 +34,10 @@ export interface ProbeFailure {
   readonly retryAfter?: string;
   /** Whether another attempt may succeed: refused/reset, timeouts, HTTP 408/429/502/503/504. */
   readonly transient: boolean;
-  /** Class `auth` only: who refused, the MCP server or the OAuth token endpoint. */
+  /**
+   * Who refused (class `auth`: the MCP server or the OAuth token endpoint), or, on a network
+   * failure or timeout, `token_endpoint` when the try was waiting on the authorization server.
+   */
   readonly stage?: AuthFailureStage;
   /** The error this was made from. */
   readonly cause: unknown;
@@ -46,6 +49,12 @@ export interface FailureContext {
   readonly deadline: Deadline;
   /** What the probe presented to the server (an auth failure's message says so). Default none. */
   readonly authKind?: AuthKind;
+  /**
+   * The authorization server step the try was waiting on when it failed (`the token endpoint
+   * https://…/token`), if any: a failure of another class then is that step's (stage
+   * `token_endpoint`, its message names the step).
+   */
+  readonly authStep?: string | null;
 }
 
 const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504]);
@@ -63,6 +72,15 @@ const MAX_MESSAGE_LENGTH = 500;
 
 /** Classifies the error that ended an attempt. Pure apart from reading the context. */
 export function classifyFailure(error: unknown, context: FailureContext): ProbeFailure {
+  const found = classify(error, context);
+  const step = context.authStep ?? null;
+  if (step === null || found.stage !== undefined) return found;
+  // Refused, DNS, TLS, timeout, blocked, ... on the way to the authorization server.
+  const { class: cls, message, cause, ...extra } = found;
+  return failure(cls, `${step}: ${message}`, cause, { ...extra, stage: "token_endpoint" });
+}
+
+function classify(error: unknown, context: FailureContext): ProbeFailure {
   const { trace, deadline } = context;
   const chain = causeChain(error);
 

@@ -10,9 +10,10 @@
  *   (the session and version headers are the transport's); they go to the connection's origin
  *   only, and are dropped with `Authorization` on a redirect to another origin;
  * - gets a response whose body is cut off past `maxBodyBytes` (a declared `Content-Length`
- *   over the bound fails at once; one within it, which the HTTP stack enforces, needs no
- *   counting), and ends when the request's or the attempt's signal aborts, so that no read and
- *   no socket outlives the attempt (see `boundBody`);
+ *   over the bound fails at once; a body of that fixed length, which the HTTP stack enforces,
+ *   is read whole before the response is handed back), and ends when the request's or the
+ *   attempt's signal aborts, so that no read and no socket outlives the attempt (see
+ *   `boundBody`);
  * - for plain `http:`, goes to the very address the guard checked (see network_policy.ts on
  *   DNS rebinding), with the original `Host` header.
  *
@@ -141,7 +142,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
       const location = REDIRECT_STATUSES.has(response.status)
         ? response.headers.get("location")
         : null;
-      if (location === null) return boundBody(response, options, signal);
+      if (location === null) return await boundBody(response, options, signal);
       await response.body?.cancel().catch(() => {});
       if (hop >= options.maxRedirects) {
         throw refuse(
@@ -253,28 +254,29 @@ function pin(
 }
 
 /**
- * The response with its body bounded and tied to `signal`.
+ * The response with its body bounded and tied to `signal` (the request's, the attempt's, the
+ * probe's): when it aborts, the body ends with the signal's reason and the runtime's stream is
+ * cancelled, which closes the connection. The runtime's own abort of a response body cannot be
+ * relied on for this: it hangs off the signal of the `Request` that `fetch` builds internally,
+ * which only weak references lead to once `fetch` has resolved; when that signal is
+ * garbage-collected, aborting ours no longer reaches the body, and a read in flight (an SSE
+ * stream's, a stalled body's) keeps its socket open and the process alive for good. `signal` is
+ * held here for as long as the body is read.
  *
- * A declared `Content-Length` over the bound fails at once. Any other body is handed on through
- * a stream of our own that reads the runtime's only on demand, and:
- *
- * - counts the bytes and cuts the body off past the bound (the cut-off is recorded and errors
- *   the body), unless its length is fixed by a `Content-Length` within the bound (no
- *   `Transfer-Encoding`, which would override it, and no `Content-Encoding`, which would make
- *   it the compressed length): the HTTP stack reads no more than that;
- * - ends when `signal` aborts (the request's, the attempt's, the probe's): the body errors with
- *   the signal's reason and the runtime's stream is cancelled, which closes the connection.
- *   The runtime's own abort of a response body cannot be relied on for this: it hangs off the
- *   signal of the `Request` that `fetch` builds internally, which only weak references lead to
- *   once `fetch` has resolved; when that signal is garbage-collected, aborting ours no longer
- *   reaches the body, and a read in flight (an SSE stream's, a stalled body's) keeps its socket
- *   open and the process alive for good. `signal` is held here for as long as the body is open.
+ * A declared `Content-Length` over the bound fails at once. A body whose length is fixed by a
+ * `Content-Length` within the bound (no `Transfer-Encoding`, which would override it, and no
+ * `Content-Encoding`, which would make it the compressed length) cannot exceed it, since the
+ * HTTP stack reads no more than that: it is read whole here (`readWhole`) and handed back as
+ * bytes, the cheap path of a JSON answer. Any other body (an event stream, a chunked or
+ * compressed one) is handed on through a stream of our own that reads the runtime's only on
+ * demand, counts the bytes and cuts the body off past the bound (the cut-off is recorded and
+ * errors the body).
  */
-function boundBody(
+async function boundBody(
   response: Response,
   options: GuardedFetchOptions,
   signal: AbortSignal,
-): Response {
+): Promise<Response> {
   const limit = options.maxBodyBytes;
   const tooLarge = () =>
     refuse(
@@ -292,7 +294,6 @@ function boundBody(
     response.body.cancel(signal.reason).catch(() => {});
     throw signal.reason;
   }
-  const counting = !isEnforcedLength(length, response.headers);
   const budget = options.budget;
   const overBudget = (spent: ByteBudget) =>
     refuse(
@@ -302,6 +303,13 @@ function boundBody(
         `the server's responses exceeded the probe's ${spent.limit}-byte total bound`,
       ),
     );
+  if (isEnforcedLength(length, response.headers)) {
+    if (budget !== undefined && !budget.spend(declared)) {
+      response.body.cancel().catch(() => {});
+      throw overBudget(budget);
+    }
+    return await readWhole(response, declared, signal);
+  }
   const source = response.body.getReader();
   let seen = 0;
   let open = true;
@@ -337,7 +345,7 @@ function boundBody(
         return;
       }
       seen += chunk.value.byteLength;
-      if (counting && seen > limit) {
+      if (seen > limit) {
         end({ error: tooLarge() });
       } else if (budget !== undefined && !budget.spend(chunk.value.byteLength)) {
         end({ error: overBudget(budget) });
@@ -350,6 +358,49 @@ function boundBody(
     },
   }, { highWaterMark: 0 });
   return new Response(bounded, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+/**
+ * The response with its body read whole (its length, `length`, is fixed and within the bound),
+ * the read ended by `signal`: the runtime's stream is cancelled and the read rejects with the
+ * signal's reason (only a reader's `cancel()` ends a read in flight; see `boundBody`). The body
+ * is read by a BYOB reader into one buffer of the declared length, then once more to see it end:
+ * a default reader's every read allocates a chunk of its own, which cost more CPU than the rest
+ * of the guarded fetch (bench/probe_cost.ts).
+ */
+async function readWhole(
+  response: Response,
+  length: number,
+  signal: AbortSignal,
+): Promise<Response> {
+  const source = response.body!.getReader({ mode: "byob" });
+  const onAbort = () => source.cancel(signal.reason).catch(() => {});
+  signal.addEventListener("abort", onAbort, { once: true });
+  let whole = new Uint8Array(length);
+  let size = 0;
+  try {
+    for (;;) {
+      // Into the rest of the buffer; at the end, one byte's room to see the body end.
+      const room = size < length ? whole.subarray(size) : new Uint8Array(1);
+      const chunk = await source.read(room);
+      // A cancelled reader reads as done: the signal says whether the body really ended.
+      signal.throwIfAborted();
+      if (chunk.done) break;
+      if (size >= length) throw new TypeError("the body is longer than its Content-Length");
+      size += chunk.value.byteLength;
+      whole = new Uint8Array(chunk.value.buffer);
+    }
+  } catch (error) {
+    source.cancel(error).catch(() => {});
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+  return new Response(whole.subarray(0, size), {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,

@@ -217,7 +217,12 @@ async function runTransport(
     await closeSession(plan, deadline);
     return { ok: true, kind, findings, latency };
   } catch (error) {
-    const failure = classifyFailure(error, { trace, deadline, authKind: run.auth.kind });
+    const failure = classifyFailure(error, {
+      trace,
+      deadline,
+      authKind: run.auth.kind,
+      authStep: run.auth.pendingStep(),
+    });
     if (findings.era !== null) await closeSession(plan, deadline);
     return { ok: false, kind, findings, failure, eventStreamOpened: trace.eventStreamOpened };
   } finally {

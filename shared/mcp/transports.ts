@@ -15,9 +15,6 @@ import type { ProbeTransport } from "../schemas/test_result.ts";
 import type { ProbeFailure } from "./failure.ts";
 import type { GuardedFetch } from "./guarded_fetch.ts";
 
-/** The order transports are tried in. */
-export const TRANSPORT_ORDER: readonly ProbeTransport[] = ["streamable-http", "sse"];
-
 /** A transport ready for `Client.connect`, and the version negotiation that suits it. */
 export interface TransportPlan {
   readonly kind: ProbeTransport;

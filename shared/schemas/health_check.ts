@@ -28,6 +28,14 @@ export const HEALTH_CHECK_DEFAULTS = {
 } as const;
 
 /**
+ * The Edge Runtime's wall clock: how long a worker may live, from its start (150 s on the free
+ * plan). A batch's budget never reaches past it (see `batchBudgetMs`).
+ */
+export const WORKER_WALL_CLOCK_MS = 150_000;
+/** What an invocation keeps of its wall clock for claiming a batch and writing it. */
+export const INVOCATION_RESERVE_MS = 10_000;
+
+/**
  * A batch's lease, in seconds. The invocation working on it renews it every
  * {@link LEASE_RENEW_MS}, so it can be short: a dead invocation's batch is claimed
  * again at most this long after its last renewal.

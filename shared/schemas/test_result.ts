@@ -48,6 +48,9 @@ export const RESULT_BOUNDS = Object.freeze({
  * - `auth`: credentials were missing or refused: HTTP 401 or 403 from the MCP server (`stage:
  *   "mcp_server"`), or the OAuth token endpoint refused the server's client credentials or could
  *   not be found (`stage: "token_endpoint"`). See docs/server-credentials.md.
+ *
+ * A failure of another class (refused, dns, tls, timeout, blocked) on the way to the OAuth
+ * authorization server carries `stage: "token_endpoint"` too.
  * - `protocol`: the server does not speak MCP: not JSON, not JSON-RPC, an HTML page, a
  *   JSON-RPC error where a result was due, an unsupported protocol version.
  * - `invalid_response`: the server speaks JSON-RPC but what it sent breaks the MCP schema, or a
@@ -79,6 +82,8 @@ export type ProbeErrorClass = z.infer<typeof ProbeErrorClass>;
  * Who refused the credentials, on an `auth` failure: `mcp_server` (HTTP 401/403 from the MCP
  * server, with whatever credentials were sent, or none) or `token_endpoint` (the OAuth
  * authorization server refused the client credentials, or no token endpoint could be found).
+ * On any other class, `token_endpoint` says the failure happened reaching the authorization
+ * server (its metadata or token endpoint), not the MCP server.
  */
 export const AuthFailureStage = z.enum(["token_endpoint", "mcp_server"]);
 /** `token_endpoint` or `mcp_server`. */
@@ -89,8 +94,12 @@ export const ProbeError = z.strictObject({
   class: ProbeErrorClass,
   message: z.string().max(RESULT_BOUNDS.errorMessageLength),
   httpStatus: z.number().int().min(100).max(599).optional(),
-  /** Class `auth` only: who refused. */
-  stage: AuthFailureStage.optional(),
+  /** Class `auth`: who refused; another class: `token_endpoint` if it happened there. */
+  stage: AuthFailureStage.optional().meta({
+    description: "Class auth: who refused the credentials (mcp_server or token_endpoint). " +
+      "Another class (refused, dns, tls, timeout, blocked): token_endpoint when the failure " +
+      "happened reaching the OAuth authorization server rather than the MCP server.",
+  }),
 });
 /** A failed probe's error. */
 export type ProbeError = z.infer<typeof ProbeError>;

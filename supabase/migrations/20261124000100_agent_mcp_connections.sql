@@ -3,7 +3,7 @@
 -- connection's config, last test result, status and usage statistics.
 --
 -- Follows the research draft's columns, JSON shapes, indexes, trigger and
--- policies, with its defects fixed (see DESIGN.md §3):
+-- policies, with its defects fixed (docs/security.md):
 --   * one active connection per (agent, server) is a partial unique index;
 --   * validate_connection_config() returns false for anything wrong, never raises;
 --   * policies evaluate auth.uid() once per query, not once per row;

@@ -558,6 +558,12 @@ $$;
 -- a cycle is in progress (live lease), with the seconds until that lease ends.
 -- A new cycle's targets (mcp_health_check_targets, in fair order) are cut into
 -- batches of p_batch_size in one statement; a cycle without targets ends at once.
+-- A target whose timeout is longer than p_options' longTimeoutMs (what fits in a
+-- batch's budget; a config without one has defaultTimeoutMs) would never be probed
+-- in such a batch: these go first, in batches of their own of at most
+-- least(concurrency, perHostConcurrency) targets, so that all of a batch start at
+-- once whatever their origins, and the invocation gives such a batch the budget of
+-- its longest timeout (docs/health-check.md).
 create or replace function public.begin_mcp_health_check_run(
     p_lease_seconds integer,
     p_batch_size integer default 100,
@@ -578,6 +584,11 @@ as $$
 declare
     open_run public.mcp_health_check_runs%rowtype;
     new_run uuid;
+    long_timeout integer := coalesce((p_options ->> 'longTimeoutMs')::integer, 2147483647);
+    default_timeout integer := coalesce((p_options ->> 'defaultTimeoutMs')::integer, 0);
+    long_batch_size integer := greatest(1, least(
+        coalesce((p_options ->> 'concurrency')::integer, 1),
+        coalesce((p_options ->> 'perHostConcurrency')::integer, 1)));
 begin
     if p_lease_seconds is null or p_lease_seconds not between 1 and 3600 then
         raise exception 'lease must be 1 to 3600 seconds' using errcode = '22023';
@@ -638,10 +649,25 @@ begin
             new_run::text
         )
     ),
-    probed as (
-        select t.*, (row_number() over (order by t.target_position) - 1) / p_batch_size as batch_no
+    sized as (
+        select t.*,
+               coalesce((t.probe_config ->> 'timeout')::integer, default_timeout) > long_timeout
+                   as long_target
         from targets as t
         where t.skip_reason is null
+    ),
+    -- The long ones' batches first, then the others', each kind in fair order.
+    probed as (
+        select s.*,
+               case when s.long_target
+                   then (row_number() over (partition by s.long_target order by s.target_position) - 1)
+                        / long_batch_size
+                   else ceil((count(*) filter (where s.long_target) over ())::numeric
+                             / long_batch_size)::integer
+                        + (row_number() over (partition by s.long_target order by s.target_position) - 1)
+                        / p_batch_size
+               end as batch_no
+        from sized as s
     ),
     batches as (
         insert into public.mcp_health_check_batches (run_id, batch_no, targets, target_count)

@@ -7,8 +7,8 @@
 --   * usage: usage_stats (totalRequests, successfulRequests) of active connections;
 --   * health: connection_status and agent_mcp_connection_health.consecutive_failures.
 --
--- Private by construction (DESIGN.md §4: nothing derived from one user's config
--- lets another user learn that config or whether that user exists):
+-- Private by construction (docs/recommendations.md: nothing derived from one
+-- user's config lets another user learn that config or whether that user exists):
 --   * every aggregate is counted in distinct USERS, one vote per user: a user with
 --     fifty agents weighs as much as a user with one, and a user's usage enters a
 --     success rate as that user's own rate (mean of per-user rates), not weighted by
@@ -33,15 +33,16 @@
 -- Fast: the expensive part (server pairs across 1M connections) is precomputed by
 -- refresh_agent_mcp_recommendations(), which a scheduler calls (pg_cron on
 -- Supabase: supabase/snippets/schedule_agent_mcp_recommendations.sql; the local
--- stack: scripts/stack/recommendations_scheduler.ts). The refresh recomputes the
--- aggregates in full (one set-based statement, one scan of the active
--- connections; measured in `deno task bench --only=recs`) but writes
--- incrementally: only rows whose values changed are updated, rows that fell
--- below k are deleted, so readers are never blocked (no TRUNCATE, no lock) and an
--- unchanged database causes no writes. Counting distinct users per pair has no
--- cheap exact delta under deletes, which is why the computation itself is not
--- incremental. A request then reads the agent's own servers, at most
--- partners_per_server pairs for each, and the per-server rows (a few thousand).
+-- stack: scripts/stack/database_jobs.ts). The refresh recomputes the
+-- per-server aggregates in full and the pairs incrementally (one scan of the
+-- active connections; only the users whose agents changed since the last refresh
+-- are recounted; measured in `deno task bench --only=recs`), and writes only rows
+-- whose values changed, rows that fell below k are deleted, so readers are never
+-- blocked (no TRUNCATE, no lock) and an unchanged database causes no writes. Its
+-- state (agent_mcp_private.recommendation_*) holds every pair's distinct users and
+-- each agent's servers as last counted. A request then reads the agent's own
+-- servers, at most partners_per_server pairs for each, and the per-server rows (a
+-- few thousand).
 --
 -- Score of a candidate server c for an agent whose active servers are S:
 --   affinity(c)  = sum over s in S of users(s, c) / sqrt(users(s) * users(c))
@@ -134,8 +135,8 @@ comment on table public.agent_mcp_recommendation_pairs is
     'Server pairs used by one agent together: distinct users and agents (k or more users only). Refresh only; '
     'users read it only through agent_mcp_recommendations().';
 
--- No foreign keys to account_tool_instances: the refresh rewrites these rows
--- wholesale, and requests join the servers table anyway (a deleted server drops out).
+-- No foreign keys to account_tool_instances: the refresh deletes a deleted server's
+-- rows itself, and requests join the servers table anyway (a deleted server drops out).
 
 
 -- -----------------------------------------------------------------------------
@@ -193,16 +194,119 @@ grant execute on function public.agent_mcp_recommendation_round_count(integer) t
 
 
 -- -----------------------------------------------------------------------------
+-- Section: the refresh's own state (agent_mcp_private, never exposed)
+-- -----------------------------------------------------------------------------
+
+-- What the last refresh saw, so that the next one redoes only what changed. Written
+-- by refresh_agent_mcp_recommendations() only (it runs as the owner); no role but
+-- the owner holds a privilege on them, and RLS is on with no policy besides.
+
+-- Servers as small stable integers: pair keys and server sets are integer arrays
+-- (integers hash and compare much faster than uuids at millions of pairs). A
+-- number is never reused; a deleted server's number stays, unreferenced.
+create table if not exists agent_mcp_private.recommendation_server_numbers (
+    n integer generated always as identity primary key,
+    server_id uuid not null unique
+);
+
+comment on table agent_mcp_private.recommendation_server_numbers is
+    'The recommendations refresh''s number for each MCP server (stable; pair totals and agent sets use it).';
+
+-- Per agent with an active connection: its owner and its servers (numbers, in no order),
+-- as the last refresh counted them. The next refresh compares the agents as they
+-- are now with these rows; only the users of agents that differ are recounted.
+create table if not exists agent_mcp_private.recommendation_agent_sets (
+    agent_id uuid primary key,
+    user_id uuid not null,
+    servers integer[] not null
+);
+
+create index if not exists recommendation_agent_sets_user_id_idx
+    on agent_mcp_private.recommendation_agent_sets (user_id);
+
+comment on table agent_mcp_private.recommendation_agent_sets is
+    'Per agent: owner and server numbers of its active connections, as the last recommendations refresh saw them.';
+
+-- Per unordered server pair (low < high): distinct users and agents with one agent
+-- using both, over ALL pairs (below k too: a pair must be counted before it reaches k).
+-- Kept by adding each refresh's differences; public.agent_mcp_recommendation_pairs
+-- is what requests read (k or more users, the strongest partners per server).
+create table if not exists agent_mcp_private.recommendation_pair_totals (
+    low integer not null,
+    high integer not null,
+    users integer not null,
+    agents integer not null,
+    primary key (low, high),
+    -- No check on the counts: an upsert checks the row it proposes (the difference,
+    -- often negative) before it finds the row it adds to.
+    constraint recommendation_pair_totals_order check (low < high)
+);
+
+comment on table agent_mcp_private.recommendation_pair_totals is
+    'Per server pair (numbers, low < high): distinct users and agents using both, every pair; '
+    'kept incrementally by the recommendations refresh.';
+
+-- The settings the published pairs were selected with: a change of k or of
+-- partners_per_server makes the next refresh reselect every server's partners.
+create table if not exists agent_mcp_private.recommendation_refresh_state (
+    id boolean primary key default true,
+    min_users integer not null,
+    partners_per_server integer not null,
+    constraint recommendation_refresh_state_one_row check (id)
+);
+
+comment on table agent_mcp_private.recommendation_refresh_state is
+    'The k and partners_per_server the published recommendation pairs were selected with.';
+
+alter table agent_mcp_private.recommendation_server_numbers enable row level security;
+alter table agent_mcp_private.recommendation_agent_sets enable row level security;
+alter table agent_mcp_private.recommendation_pair_totals enable row level security;
+alter table agent_mcp_private.recommendation_refresh_state enable row level security;
+
+revoke all on table agent_mcp_private.recommendation_server_numbers from public, anon, authenticated, service_role;
+revoke all on table agent_mcp_private.recommendation_agent_sets from public, anon, authenticated, service_role;
+revoke all on table agent_mcp_private.recommendation_pair_totals from public, anon, authenticated, service_role;
+revoke all on table agent_mcp_private.recommendation_refresh_state from public, anon, authenticated, service_role;
+
+
+-- -----------------------------------------------------------------------------
 -- Section: refresh_agent_mcp_recommendations()
 -- -----------------------------------------------------------------------------
 
--- Recomputes the aggregates from the active connections and writes what changed.
--- Returns how many servers and pairs are kept and how long it took.
+-- Brings the aggregates up to date with the active connections and writes what
+-- changed. Returns how many servers and pairs are kept and how long it took.
+--
+-- Per server (users, agents, usage, health): recomputed in full, from one scan of
+-- the active connections (usage and health change all the time; 2,000 servers at
+-- 1M connections cost a few seconds).
+-- Per pair (the expensive part, ~36 pairs per agent): incremental. The same scan
+-- groups each agent's servers into an array and compares it with
+-- recommendation_agent_sets; for every user with an agent that changed (a server
+-- connected or disconnected, the agent created, deleted or given to another user),
+-- it counts that user's pairs as they are now (+1) and as the last refresh saw them
+-- (-1), one vote per user (distinct users per pair, on rows sorted by pair), and
+-- adds the differences to recommendation_pair_totals. Only the servers whose
+-- totals changed get their partners reselected. The first refresh (no state yet)
+-- is the same code with every agent new; a change of k or partners_per_server
+-- reselects every server's partners from the totals. To rebuild from nothing,
+-- truncate the recommendation_* tables in agent_mcp_private.
+-- Writes: only rows whose values changed (an unchanged database causes none).
+--
+-- Concurrency: refreshes queue on a transaction-level advisory lock, so two at
+-- once never apply the same difference twice (the second counts from the first's
+-- committed state). Each statement after the lock takes a fresh snapshot, which is
+-- why it refuses to run at REPEATABLE READ or SERIALIZABLE (a snapshot taken before
+-- the lock would count the first refresh's differences again). Readers are never
+-- blocked and see the old aggregates until the refresh commits, then the new ones,
+-- servers and pairs together.
+--
 -- SECURITY DEFINER: it must read every user's agents and connections (which
 -- service_role may not be granted on a platform's own tables) and write tables
 -- nobody else may write. Only service_role (the scheduler) may run it; it takes
--- no input, so a caller cannot steer what it reads. Concurrent refreshes queue
--- on a transaction-level advisory lock.
+-- no input, so a caller cannot steer what it reads. work_mem: at 1M connections
+-- the first refresh sorts ~3.6M pair rows and every refresh hashes ~900k (server,
+-- user) rows, in memory rather than spilled; JIT off: compiling the plan cost ~3 s
+-- of the old refresh and saves nothing on these sorts and hashes.
 create or replace function public.refresh_agent_mcp_recommendations()
 returns table (refreshed_servers integer, refreshed_pairs integer, duration_ms integer)
 language plpgsql
@@ -210,15 +314,28 @@ volatile
 security definer
 set search_path = ''
 set work_mem = '256MB'
+set jit = off
 as $$
 declare
     started timestamptz := clock_timestamp();
     k integer;
     partners integer;
     failing_after integer;
+    state_k integer;
+    state_partners integer;
     kept_servers integer;
     kept_pairs integer;
+    -- Server numbers whose pair totals changed, and pairs whose totals reached zero.
+    touched integer[];
+    emptied_low integer[];
+    emptied_high integer[];
 begin
+    if current_setting('transaction_isolation') <> 'read committed' then
+        raise exception 'refresh_agent_mcp_recommendations() runs at READ COMMITTED only'
+            using errcode = '25001',
+                  hint = 'Its statements need snapshots taken after its lock; call it outside a '
+                         'REPEATABLE READ or SERIALIZABLE transaction.';
+    end if;
     perform pg_advisory_xact_lock(hashtextextended('public.refresh_agent_mcp_recommendations', 0));
 
     select s.min_users, s.partners_per_server, s.failure_threshold
@@ -229,21 +346,20 @@ begin
     partners := coalesce(partners, 100);
     failing_after := coalesce(failing_after, 3);
 
-    -- One statement, one scan of the active connections. Servers and users are
-    -- numbered first (integers hash and compare much faster than uuids in the
-    -- pair aggregation, which sees ~45 rows per agent); every aggregate counts
-    -- each user once: one row per (server, user) or (pair, user) first.
-    with servers_n as (
-        select t.id, (row_number() over (order by t.id))::integer as n
-        from public.account_tool_instances as t
-    ),
-    users_n as (
-        select u.user_id, (row_number() over (order by u.user_id))::integer as n
-        from (select distinct a.user_id from public.agents as a) as u
-    ),
-    active as materialized (
+    -- New servers get the next numbers.
+    insert into agent_mcp_private.recommendation_server_numbers (server_id)
+    select t.id
+    from public.account_tool_instances as t
+    where not exists (
+        select 1 from agent_mcp_private.recommendation_server_numbers as sn where sn.server_id = t.id
+    )
+    order by t.id;
+
+    -- One statement, one scan of the active connections: the servers in full, the
+    -- pairs' differences, and the new agent sets.
+    with active as materialized (
         select c.agent_id,
-               un.n as user_n,
+               a.user_id,
                sn.n as server_n,
                case when jsonb_typeof(c.usage_stats -> 'totalRequests') = 'number'
                     then (c.usage_stats ->> 'totalRequests')::float8 else 0 end as requests,
@@ -257,24 +373,24 @@ begin
                     then 1 else 0 end as failing
         from public.agent_mcp_connections as c
         join public.agents as a on a.id = c.agent_id
-        join users_n as un on un.user_id = a.user_id
-        join servers_n as sn on sn.id = c.mcp_server_instance_id
+        join agent_mcp_private.recommendation_server_numbers as sn on sn.server_id = c.mcp_server_instance_id
         left join public.agent_mcp_connection_health as h on h.connection_id = c.id
         where c.is_active
     ),
 
     -- Servers ---------------------------------------------------------------
+    -- One row per (server, user) first: every aggregate counts each user once.
     server_users as (
-        select x.server_n, x.user_n,
+        select x.server_n, x.user_id,
                count(*)::integer as agents,
                sum(x.requests) as requests,
                sum(x.successes) as successes,
                avg(x.failing) >= 0.5 as failing
         from active as x
-        group by x.server_n, x.user_n
+        group by x.server_n, x.user_id
     ),
     server_fresh as (
-        select sn.id as mcp_server_instance_id,
+        select sn.server_id as mcp_server_instance_id,
                count(*)::integer as users,
                sum(u.agents)::integer as agents,
                (count(*) filter (where u.requests > 0))::integer as usage_users,
@@ -285,8 +401,8 @@ begin
                       end)::numeric, 6) as success_rate,
                (count(*) filter (where u.failing))::integer as failing_users
         from server_users as u
-        join servers_n as sn on sn.n = u.server_n
-        group by sn.id
+        join agent_mcp_private.recommendation_server_numbers as sn on sn.n = u.server_n
+        group by sn.server_id
         having count(*) >= k
     ),
     server_shown as (
@@ -332,53 +448,155 @@ begin
                excluded.failing_users)
     ),
 
-    -- Pairs -----------------------------------------------------------------
-    -- The pairs of each agent's servers (each unordered pair once), one row per
-    -- (pair, user), then distinct users and agents per pair.
-    pair_users as (
-        select x.server_n as low, y.server_n as high, x.user_n, count(*)::integer as agents
+    -- Pairs: what changed since the last refresh --------------------------------
+    agent_now as (
+        select x.agent_id, x.user_id, array_agg(x.server_n) as servers
         from active as x
-        join active as y on y.agent_id = x.agent_id and y.server_n > x.server_n
-        group by x.server_n, y.server_n, x.user_n
+        group by x.agent_id, x.user_id
     ),
-    unordered as (
-        select p.low, p.high, count(*)::integer as users, sum(p.agents)::integer as agents
-        from pair_users as p
-        group by p.low, p.high
-        having count(*) >= k
+    changed as (
+        select coalesce(n.agent_id, o.agent_id) as agent_id,
+               n.user_id as new_user, o.user_id as old_user, n.servers as new_servers
+        from agent_now as n
+        full join agent_mcp_private.recommendation_agent_sets as o on o.agent_id = n.agent_id
+        where n.agent_id is null or o.agent_id is null
+           or n.user_id <> o.user_id
+           -- The same set in any order (an agent connects a server once at a time).
+           or cardinality(n.servers) <> cardinality(o.servers)
+           or not n.servers <@ o.servers
     ),
-    ranked as (
-        select d.server_n, d.partner_n, d.users, d.agents,
-               row_number() over (
-                   partition by d.server_n
-                   order by d.users desc, d.agents desc, d.partner_n
-               ) as rank
-        from (
-            select u.low as server_n, u.high as partner_n, u.users, u.agents from unordered as u
-            union all
-            select u.high, u.low, u.users, u.agents from unordered as u
-        ) as d
+    dirty_users as (
+        select c.new_user as user_id from changed as c where c.new_user is not null
+        union
+        select c.old_user from changed as c where c.old_user is not null
     ),
-    pair_fresh as (
-        select s1.id as server_id, s2.id as partner_id, r.users, r.agents,
-               (r.users / st.step) * st.step as users_shown
-        from ranked as r
-        join servers_n as s1 on s1.n = r.server_n
-        join servers_n as s2 on s2.n = r.partner_n
-        cross join lateral (
-            select case when r.users < 100 then 5 when r.users < 1000 then 10 when r.users < 10000 then 100
-                        when r.users < 100000 then 1000 when r.users < 1000000 then 10000 else 100000 end as step
-        ) as st
-        where r.rank <= partners
+    -- Every agent of a user with a change: as it is now (+1), as last counted (-1).
+    recounted as (
+        select n.user_id, n.servers, 1 as side
+        from agent_now as n
+        where n.user_id in (select d.user_id from dirty_users as d)
+        union all
+        select o.user_id, o.servers, -1
+        from agent_mcp_private.recommendation_agent_sets as o
+        where o.user_id in (select d.user_id from dirty_users as d)
     ),
-    pair_removed as (
-        delete from public.agent_mcp_recommendation_pairs as t
+    -- Per unordered pair (i < j, named low < high): the users and agents counted now minus those counted last time. Sorted
+    -- by pair, with distinct users per group: cheaper than hashing ~3.6M (pair, user)
+    -- rows first at 1M connections.
+    pair_delta as (
+        select least(g.servers[i], g.servers[j]) as low, greatest(g.servers[i], g.servers[j]) as high,
+               (count(distinct g.user_id) filter (where g.side > 0)
+                - count(distinct g.user_id) filter (where g.side < 0))::integer as users,
+               sum(g.side)::integer as agents
+        from recounted as g
+        cross join lateral generate_series(1, cardinality(g.servers) - 1) as i
+        cross join lateral generate_series(i + 1, cardinality(g.servers)) as j
+        group by 1, 2
+        having count(distinct g.user_id) filter (where g.side > 0)
+                   <> count(distinct g.user_id) filter (where g.side < 0)
+            or sum(g.side) <> 0
+    ),
+    totals_written as (
+        insert into agent_mcp_private.recommendation_pair_totals as t (low, high, users, agents)
+        select d.low, d.high, d.users, d.agents
+        from pair_delta as d
+        on conflict (low, high) do update set
+            users = t.users + excluded.users,
+            agents = t.agents + excluded.agents
+        returning t.low, t.high, t.agents
+    ),
+    sets_removed as (
+        delete from agent_mcp_private.recommendation_agent_sets as o
+        using changed as c
+        where c.agent_id = o.agent_id and c.new_user is null
+    ),
+    sets_written as (
+        insert into agent_mcp_private.recommendation_agent_sets as o (agent_id, user_id, servers)
+        select c.agent_id, c.new_user, c.new_servers
+        from changed as c
+        where c.new_user is not null
+        on conflict (agent_id) do update set
+            user_id = excluded.user_id,
+            servers = excluded.servers
+    )
+    -- Data-modifying CTEs run to completion whether or not they are read.
+    select (select count(*) from server_shown)::integer,
+           (select array_agg(v.n)
+            from (select w.low as n from totals_written as w
+                  union
+                  select w.high from totals_written as w) as v),
+           (select array_agg(w.low) from totals_written as w where w.agents = 0),
+           (select array_agg(w.high) from totals_written as w where w.agents = 0)
+    into kept_servers, touched, emptied_low, emptied_high;
+
+    -- Pairs nobody uses any more.
+    delete from agent_mcp_private.recommendation_pair_totals as t
+    using unnest(emptied_low, emptied_high) as e (low, high)
+    where t.low = e.low and t.high = e.high;
+
+    -- A change of k or partners_per_server: every server's partners are reselected.
+    select s.min_users, s.partners_per_server into state_k, state_partners
+    from agent_mcp_private.recommendation_refresh_state as s
+    where s.id;
+    if state_k is distinct from k or state_partners is distinct from partners then
+        select array_agg(sn.n) into touched from agent_mcp_private.recommendation_server_numbers as sn;
+        -- Rows of a server that was gone before it was ever numbered (pairs written by
+        -- an older version of this function) have no number to be reselected by.
+        delete from public.agent_mcp_recommendation_pairs as p
         where not exists (
-            select 1 from pair_fresh as f
-            where f.server_id = t.mcp_server_instance_id and f.partner_id = t.partner_id
+            select 1 from agent_mcp_private.recommendation_server_numbers as sn
+            where sn.server_id = p.mcp_server_instance_id
+        );
+    end if;
+
+    -- Partners reselected for the touched servers only: pairs of k or more users,
+    -- per server its partners_per_server strongest.
+    if cardinality(touched) > 0 then
+        with scope as (
+            -- A set, joined (a long array in = any () is searched linearly per row).
+            select distinct u.n from unnest(touched) as u (n)
+        ),
+        candidates as (
+            select t.low as server_n, t.high as partner_n, t.users, t.agents
+            from agent_mcp_private.recommendation_pair_totals as t
+            join scope as s on s.n = t.low
+            where t.users >= k
+            union all
+            select t.high, t.low, t.users, t.agents
+            from agent_mcp_private.recommendation_pair_totals as t
+            join scope as s on s.n = t.high
+            where t.users >= k
+        ),
+        ranked as (
+            select c.server_n, c.partner_n, c.users, c.agents,
+                   row_number() over (
+                       partition by c.server_n
+                       order by c.users desc, c.agents desc, c.partner_n
+                   ) as rank
+            from candidates as c
+        ),
+        pair_fresh as (
+            select s1.server_id, s2.server_id as partner_id, r.users, r.agents,
+                   (r.users / st.step) * st.step as users_shown
+            from ranked as r
+            join agent_mcp_private.recommendation_server_numbers as s1 on s1.n = r.server_n
+            join agent_mcp_private.recommendation_server_numbers as s2 on s2.n = r.partner_n
+            cross join lateral (
+                select case when r.users < 100 then 5 when r.users < 1000 then 10 when r.users < 10000 then 100
+                            when r.users < 100000 then 1000 when r.users < 1000000 then 10000 else 100000 end as step
+            ) as st
+            where r.rank <= partners
+        ),
+        pair_removed as (
+            delete from public.agent_mcp_recommendation_pairs as p
+            using agent_mcp_private.recommendation_server_numbers as sn, scope as s
+            where sn.server_id = p.mcp_server_instance_id
+              and sn.n = s.n
+              and not exists (
+                  select 1 from pair_fresh as f
+                  where f.server_id = p.mcp_server_instance_id and f.partner_id = p.partner_id
+              )
         )
-    ),
-    pair_written as (
         insert into public.agent_mcp_recommendation_pairs as t
             (mcp_server_instance_id, partner_id, users, agents, users_shown)
         select f.server_id, f.partner_id, f.users, f.agents, f.users_shown
@@ -387,11 +605,18 @@ begin
             users = excluded.users,
             agents = excluded.agents,
             users_shown = excluded.users_shown
-        where (t.users, t.agents) is distinct from (excluded.users, excluded.agents)
-    )
-    -- Data-modifying CTEs run to completion whether or not they are read.
-    select (select count(*) from server_shown)::integer, (select count(*) from pair_fresh)::integer
-    into kept_servers, kept_pairs;
+        where (t.users, t.agents) is distinct from (excluded.users, excluded.agents);
+    end if;
+
+    insert into agent_mcp_private.recommendation_refresh_state as s (id, min_users, partners_per_server)
+    values (true, k, partners)
+    on conflict (id) do update set
+        min_users = excluded.min_users,
+        partners_per_server = excluded.partners_per_server
+    where (s.min_users, s.partners_per_server)
+          is distinct from (excluded.min_users, excluded.partners_per_server);
+
+    select count(*)::integer into kept_pairs from public.agent_mcp_recommendation_pairs;
 
     return query select kept_servers, kept_pairs,
         (extract(epoch from clock_timestamp() - started) * 1000)::integer;
@@ -399,7 +624,8 @@ end;
 $$;
 
 comment on function public.refresh_agent_mcp_recommendations() is
-    'Recomputes the recommendation aggregates (k-anonymous server and pair counts); run on a schedule by service_role.';
+    'Brings the recommendation aggregates (k-anonymous server and pair counts) up to date, pairs incrementally; '
+    'run on a schedule by service_role.';
 
 revoke execute on function public.refresh_agent_mcp_recommendations() from public, anon, authenticated;
 grant execute on function public.refresh_agent_mcp_recommendations() to service_role;

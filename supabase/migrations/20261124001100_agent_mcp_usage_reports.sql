@@ -77,10 +77,13 @@ $$;
 -- -----------------------------------------------------------------------------
 -- Section: usage series
 -- -----------------------------------------------------------------------------
+-- The writer keeps one bucket per connection and hour (the last 30 days, see
+-- fold_agent_mcp_usage_buckets()) and one per connection and day (kept): a series
+-- reads the buckets of its own size only, one row per connection and point, and a
+-- year of daily totals reads 365 rows per connection whatever the hourly detail.
 
--- The usage of one of the caller's connections, one point per bucket. Daily points
--- add the day's hourly buckets to its folded daily bucket; hourly points exist only
--- within the retention window (older hours were folded into days).
+-- The usage of one of the caller's connections, one point per bucket: its buckets of
+-- that size, one per point. Hourly points exist only within the retention window.
 create or replace function public.agent_mcp_connection_usage_series(
     p_connection_id uuid,
     p_from timestamptz,
@@ -111,30 +114,27 @@ begin
     end if;
     return query
         with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
-        sums as (
-            select date_trunc(p_bucket, b.bucket_start at time zone 'UTC') at time zone 'UTC' as s,
-                   sum(b.requests)::bigint as requests,
-                   sum(b.successes)::bigint as successes,
-                   sum(b.failures)::bigint as failures,
-                   sum(b.bytes) as bytes,
-                   sum(b.response_time_ms) as response_time_ms,
-                   agent_mcp_private.sum_histograms(b.latency_histogram) as histogram
+        buckets as (
+            select b.bucket_start as s, b.requests, b.successes, b.failures, b.bytes, b.response_time_ms,
+                   array[b.requests_under_1ms, b.requests_under_2ms, b.requests_under_5ms, b.requests_under_10ms,
+                   b.requests_under_20ms, b.requests_under_50ms, b.requests_under_100ms, b.requests_under_200ms,
+                   b.requests_under_500ms, b.requests_under_1s, b.requests_under_2s, b.requests_under_5s,
+                   b.requests_under_10s, b.requests_under_30s, b.requests_under_60s, b.requests] as requests_under
             from public.agent_mcp_connection_usage_buckets as b
             where b.connection_id = p_connection_id
-              and b.bucket_start >= (select min(p.s) from points as p)
+              and b.granularity = p_bucket
+              and b.bucket_start >= date_trunc(p_bucket, p_from at time zone 'UTC') at time zone 'UTC'
               and b.bucket_start < p_to
-              and (p_bucket = 'day' or b.granularity = 'hour')
-            group by 1
         )
         select p.s,
                coalesce(x.requests, 0), coalesce(x.successes, 0), coalesce(x.failures, 0),
                coalesce(x.bytes, 0),
                round(x.response_time_ms / nullif(x.requests, 0), 3),
-               public.agent_mcp_histogram_percentile(x.histogram, 0.50),
-               public.agent_mcp_histogram_percentile(x.histogram, 0.95),
-               public.agent_mcp_histogram_percentile(x.histogram, 0.99)
+               agent_mcp_private.latency_percentile(x.requests_under, 0.50),
+               agent_mcp_private.latency_percentile(x.requests_under, 0.95),
+               agent_mcp_private.latency_percentile(x.requests_under, 0.99)
         from points as p
-        left join sums as x on x.s = p.s
+        left join buckets as x on x.s = p.s
         order by p.s;
 end;
 $$;
@@ -164,18 +164,53 @@ begin
     perform agent_mcp_private.check_report_range(p_from, p_to);
     return query
         with points as (select s from agent_mcp_private.report_buckets(p_from, p_to, p_bucket) as s),
-        sums as (
-            select date_trunc(p_bucket, b.bucket_start at time zone 'UTC') at time zone 'UTC' as s,
-                   sum(b.requests)::bigint as requests,
-                   sum(b.successes)::bigint as successes,
-                   sum(b.failures)::bigint as failures,
-                   sum(b.bytes) as bytes,
-                   sum(b.response_time_ms) as response_time_ms
+        -- Daily points: each agent's rolled-up day, unless some of its daily buckets
+        -- of that day are not rolled up (today, a late write): then those buckets.
+        not_rolled_up as (
+            select distinct b.agent_id, b.bucket_start
             from public.agent_mcp_connection_usage_buckets as b
-            where b.granularity = any (case when p_bucket = 'day' then array['hour', 'day'] else array['hour'] end)
-              and b.bucket_start >= (select min(p.s) from points as p)
+            where p_bucket = 'day' and b.granularity = 'day' and not b.rolled_up
+              and b.bucket_start >= date_trunc('day', p_from at time zone 'UTC') at time zone 'UTC'
               and b.bucket_start < p_to
-            group by 1
+        ),
+        picked as (
+            select r.day as s, r.requests, r.successes, r.failures, r.bytes, r.response_time_ms
+            from agent_mcp_private.agent_usage_days as r
+            where p_bucket = 'day'
+              and r.day >= date_trunc('day', p_from at time zone 'UTC') at time zone 'UTC'
+              and r.day < p_to
+              and not exists (
+                  select 1 from not_rolled_up as n where n.agent_id = r.agent_id and n.bucket_start = r.day
+              )
+            union all
+            -- One index probe per day not rolled up (OFFSET 0 keeps the planner from
+            -- hashing every daily bucket of the caller instead).
+            select b.bucket_start, b.requests, b.successes, b.failures, b.bytes, b.response_time_ms
+            from not_rolled_up as n
+            cross join lateral (
+                select b.*
+                from public.agent_mcp_connection_usage_buckets as b
+                where b.agent_id = n.agent_id and b.granularity = 'day'
+                  and b.bucket_start = n.bucket_start
+                offset 0
+            ) as b
+            union all
+            -- Hourly points: the hourly buckets.
+            select b.bucket_start, b.requests, b.successes, b.failures, b.bytes, b.response_time_ms
+            from public.agent_mcp_connection_usage_buckets as b
+            where p_bucket = 'hour' and b.granularity = 'hour'
+              and b.bucket_start >= date_trunc('hour', p_from at time zone 'UTC') at time zone 'UTC'
+              and b.bucket_start < p_to
+        ),
+        sums as (
+            select x.s,
+                   sum(x.requests)::bigint as requests,
+                   sum(x.successes)::bigint as successes,
+                   sum(x.failures)::bigint as failures,
+                   sum(x.bytes) as bytes,
+                   sum(x.response_time_ms) as response_time_ms
+            from picked as x
+            group by x.s
         )
         select p.s, coalesce(x.requests, 0), coalesce(x.successes, 0), coalesce(x.failures, 0),
                coalesce(x.bytes, 0), round(x.response_time_ms / nullif(x.requests, 0), 3)
@@ -208,6 +243,94 @@ as $$
     select * from agent_mcp_private.usage_series(p_from, p_to, p_bucket);
 $$;
 
+-- Usage over a range per connection, over the buckets the current role may read (the
+-- caller's own from agent_mcp_usage_by_connection(), everyone's from the admin report).
+-- The whole days of the range come from the daily buckets; a partial day at either
+-- end from its hourly buckets in the range, or, once its hours were deleted (older
+-- than the retention window), from its whole daily bucket. A year reads about 365
+-- rows per connection. requests_under: the summed cumulative latency histogram.
+create or replace function agent_mcp_private.usage_per_connection(
+    p_from timestamptz,
+    p_to timestamptz
+)
+returns table (
+    connection_id uuid,
+    agent_id uuid,
+    requests bigint,
+    successes bigint,
+    failures bigint,
+    bytes numeric,
+    response_time_ms numeric,
+    requests_under bigint[]
+)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+    first_hour timestamptz;
+    first_day timestamptz;
+    -- The whole days of the range: [whole_from, whole_to) (empty within one day).
+    whole_from timestamptz;
+    whole_to timestamptz;
+begin
+    perform agent_mcp_private.check_report_range(p_from, p_to);
+    first_hour := date_trunc('hour', p_from at time zone 'UTC') at time zone 'UTC';
+    first_day := date_trunc('day', p_from at time zone 'UTC') at time zone 'UTC';
+    whole_from := case when first_day = p_from then first_day else first_day + interval '24 hours' end;
+    whole_to := date_trunc('day', p_to at time zone 'UTC') at time zone 'UTC';
+    return query
+        with picked as (
+            -- The whole days.
+            select b.*
+            from public.agent_mcp_connection_usage_buckets as b
+            where b.granularity = 'day' and b.bucket_start >= whole_from and b.bucket_start < whole_to
+            union all
+            -- The first partial day's hours in the range.
+            select b.*
+            from public.agent_mcp_connection_usage_buckets as b
+            where b.granularity = 'hour'
+              and b.bucket_start >= first_hour and b.bucket_start < least(whole_from, p_to)
+            union all
+            -- The last partial day's hours (none when the range ends at midnight).
+            select b.*
+            from public.agent_mcp_connection_usage_buckets as b
+            where b.granularity = 'hour'
+              and b.bucket_start >= greatest(whole_to, whole_from) and b.bucket_start < p_to
+            union all
+            -- A partial day whose hours are gone: the whole day, as the only record of it.
+            select b.*
+            from public.agent_mcp_connection_usage_buckets as b
+            where b.granularity = 'day'
+              and b.bucket_start = any (array[
+                  case when first_day < whole_from then first_day end,
+                  case when whole_to < p_to and whole_to >= whole_from then whole_to end
+              ])
+              -- A scalar subquery (not NOT EXISTS, which the planner turns into an anti
+              -- join over every hourly bucket): one primary-key probe per edge-day row.
+              and (
+                  select true from public.agent_mcp_connection_usage_buckets as h
+                  where h.connection_id = b.connection_id and h.granularity = 'hour'
+                    and h.bucket_start >= b.bucket_start
+                    and h.bucket_start < b.bucket_start + interval '24 hours'
+                  limit 1
+              ) is null
+        )
+        select x.connection_id, x.agent_id,
+               sum(x.requests)::bigint, sum(x.successes)::bigint, sum(x.failures)::bigint,
+               sum(x.bytes), sum(x.response_time_ms),
+               array[sum(x.requests_under_1ms), sum(x.requests_under_2ms), sum(x.requests_under_5ms),
+               sum(x.requests_under_10ms), sum(x.requests_under_20ms), sum(x.requests_under_50ms),
+               sum(x.requests_under_100ms), sum(x.requests_under_200ms), sum(x.requests_under_500ms),
+               sum(x.requests_under_1s), sum(x.requests_under_2s), sum(x.requests_under_5s),
+               sum(x.requests_under_10s), sum(x.requests_under_30s), sum(x.requests_under_60s),
+               sum(x.requests)]::bigint[]
+        from picked as x
+        group by x.connection_id, x.agent_id;
+end;
+$$;
+
 -- The caller's usage over a range, one row per connection that was used in it.
 create or replace function public.agent_mcp_usage_by_connection(
     p_from timestamptz,
@@ -224,27 +347,18 @@ returns table (
     average_latency_ms numeric,
     latency_p95_ms numeric
 )
-language plpgsql
+language sql
 stable
 security invoker
 set search_path = ''
 as $$
-begin
-    perform agent_mcp_private.check_report_range(p_from, p_to);
-    return query
-        select b.connection_id, b.agent_id, c.mcp_server_instance_id,
-               sum(b.requests)::bigint, sum(b.successes)::bigint, sum(b.failures)::bigint,
-               sum(b.bytes), round(sum(b.response_time_ms) / nullif(sum(b.requests), 0), 3),
-               public.agent_mcp_histogram_percentile(agent_mcp_private.sum_histograms(b.latency_histogram), 0.95)
-        from public.agent_mcp_connection_usage_buckets as b
-        join public.agent_mcp_connections as c on c.id = b.connection_id
-        -- Buckets that start in the range, from the hour (or day) that holds p_from.
-        where b.bucket_start >= date_trunc('day', p_from at time zone 'UTC') at time zone 'UTC'
-          and b.bucket_start >= date_trunc(b.granularity, p_from at time zone 'UTC') at time zone 'UTC'
-          and b.bucket_start < p_to
-        group by b.connection_id, b.agent_id, c.mcp_server_instance_id
-        order by sum(b.requests) desc, b.connection_id;
-end;
+    select u.connection_id, u.agent_id, c.mcp_server_instance_id,
+           u.requests, u.successes, u.failures, u.bytes,
+           round(u.response_time_ms / nullif(u.requests, 0), 3),
+           agent_mcp_private.latency_percentile(u.requests_under, 0.95)
+    from agent_mcp_private.usage_per_connection(p_from, p_to) as u
+    join public.agent_mcp_connections as c on c.id = u.connection_id
+    order by u.requests desc, u.connection_id;
 $$;
 
 
@@ -351,7 +465,8 @@ begin
 end;
 $$;
 
--- Admins only: usage over a range per user.
+-- Admins only: usage over a range per user (the same rows as
+-- agent_mcp_usage_by_connection(), over every user's connections).
 create or replace function public.admin_agent_mcp_usage_by_user(
     p_from timestamptz,
     p_to timestamptz
@@ -374,18 +489,14 @@ begin
     if not (select public.is_admin()) then
         perform agent_mcp_private.raise_error(403, 'forbidden', 'This needs the admin role.');
     end if;
-    perform agent_mcp_private.check_report_range(p_from, p_to);
     return query
-        select a.user_id, count(distinct b.connection_id), sum(b.requests)::bigint,
-               sum(b.successes)::bigint, sum(b.failures)::bigint, sum(b.bytes),
-               round(sum(b.response_time_ms) / nullif(sum(b.requests), 0), 3)
-        from public.agent_mcp_connection_usage_buckets as b
-        join public.agents as a on a.id = b.agent_id
-        where b.bucket_start >= date_trunc('day', p_from at time zone 'UTC') at time zone 'UTC'
-          and b.bucket_start >= date_trunc(b.granularity, p_from at time zone 'UTC') at time zone 'UTC'
-          and b.bucket_start < p_to
+        select a.user_id, count(*), sum(u.requests)::bigint,
+               sum(u.successes)::bigint, sum(u.failures)::bigint, sum(u.bytes),
+               round(sum(u.response_time_ms) / nullif(sum(u.requests), 0), 3)
+        from agent_mcp_private.usage_per_connection(p_from, p_to) as u
+        join public.agents as a on a.id = u.agent_id
         group by a.user_id
-        order by sum(b.requests) desc, a.user_id;
+        order by sum(u.requests) desc, a.user_id;
 end;
 $$;
 
@@ -398,6 +509,8 @@ revoke execute on function agent_mcp_private.report_buckets(timestamptz, timesta
 revoke execute on function agent_mcp_private.check_report_range(timestamptz, timestamptz) from public, anon;
 revoke execute on function agent_mcp_private.usage_series(timestamptz, timestamptz, text) from public, anon;
 grant execute on function agent_mcp_private.usage_series(timestamptz, timestamptz, text) to authenticated, service_role;
+revoke execute on function agent_mcp_private.usage_per_connection(timestamptz, timestamptz) from public, anon;
+grant execute on function agent_mcp_private.usage_per_connection(timestamptz, timestamptz) to authenticated, service_role;
 grant execute on function agent_mcp_private.report_buckets(timestamptz, timestamptz, text) to authenticated, service_role;
 grant execute on function agent_mcp_private.check_report_range(timestamptz, timestamptz) to authenticated, service_role;
 

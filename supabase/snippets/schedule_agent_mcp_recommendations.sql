@@ -7,9 +7,10 @@
 -- Before: enable pg_cron (Dashboard > Database > Extensions) and push the
 -- migrations (`supabase db push`).
 --
--- The refresh recomputes every aggregate and writes only what changed; at 1M
--- connections it costs about 28 s of one core (README, "Recommendations"), so
--- every 15 minutes leaves the database idle most of the time. Recommendations are as old
+-- The refresh recomputes the per-server aggregates, recounts the pairs only for
+-- users whose agents changed, and writes only what changed; at 1M connections it
+-- costs about 8-12 s of one core (the first one about 20 s; docs/recommendations.md),
+-- so every 15 minutes leaves the database idle most of the time. Recommendations are as old
 -- as the last refresh; a new deployment has none until the first one runs.
 --
 -- To run it now: select * from public.refresh_agent_mcp_recommendations();

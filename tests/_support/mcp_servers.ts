@@ -14,8 +14,7 @@
  * - {@link startFaultServer}: one failure each (refused, hang, 500, 401, huge body, ...).
  * - {@link startHostileServer}: a working server with hostile answers (huge names, endless pages).
  */
-import { parseNetworkPolicy } from "../../shared/mcp/network_policy.ts";
-import type { NetworkPolicy } from "../../shared/mcp/network_policy.ts";
+import { type NetworkPolicy, parseNetworkPolicy } from "../../shared/mcp/mod.ts";
 
 /** What every test server has: `url`, `requests`, `close()`. */
 export type { ListenOptions, RecordedRequest, TestServer } from "./mcp_test_server.ts";

@@ -11,8 +11,8 @@ import type postgres from "postgres";
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
 import { ERROR_CODES } from "../../shared/errors/app_error.ts";
-import { createLogger } from "../../shared/http/logger.ts";
-import { probe } from "../../shared/mcp/probe.ts";
+import { createLogger } from "../../shared/log/logger.ts";
+import { createProbe } from "../../shared/mcp/mod.ts";
 import { createMcpConnectionsApp } from "../../functions/mcp-connections/app.ts";
 import { LOOPBACK_POLICY } from "./mcp_servers.ts";
 import { stack } from "./stack.ts";
@@ -32,8 +32,7 @@ export function inProcessConnectionsApp(
   return createMcpConnectionsApp({
     env: loadFunctionEnv({ SUPABASE_URL: stack.url, SUPABASE_ANON_KEY: stack.anonKey }),
     verifyJwt: createJwtVerifier({ secret: stack.jwtSecret }),
-    probe,
-    networkPolicy: LOOPBACK_POLICY,
+    probe: createProbe({ networkPolicy: LOOPBACK_POLICY }),
     logger: createLogger({}, (line) => logLines.push(line)),
   });
 }

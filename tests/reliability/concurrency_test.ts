@@ -91,27 +91,34 @@ Deno.test(`${EVENTS} usage events from ${CLIENTS} concurrent clients add up exac
   assert.equal(stats.bytesTransferred, sum((e) => e.bytesTransferred));
   assert.equal(stats.totalResponseTime, totalResponseTime);
   assert.equal(stats.averageResponseTime, Math.round((totalResponseTime / EVENTS) * 1000) / 1000);
-  // The usage history was written in the same statements: its buckets add up to the totals.
-  const [buckets] = await sql<[Record<string, string>]>`
-    select sum(requests)::text as requests, sum(successes)::text as successes,
+  // The usage history was written in the same transactions: its hourly buckets and its daily
+  // buckets each add up to the totals, and each histogram counts what its events took.
+  const buckets = await sql<Record<string, string>[]>`
+    select granularity, sum(requests)::text as requests, sum(successes)::text as successes,
            sum(failures)::text as failures, sum(bytes)::text as bytes,
            sum(response_time_ms)::text as response_time,
-           (select sum(v) from unnest(agent_mcp_private.sum_histograms(latency_histogram)) as v)::text
-             as histogram
+           sum(requests_under_50ms)::text as under_50ms, sum(requests_under_60s)::text as under_60s
     from agent_mcp_connection_usage_buckets where connection_id = ${row.id}
+    group by granularity order by granularity
   `;
-  assert.deepEqual(
-    Object.values(buckets).map(Number),
-    [
-      EVENTS,
-      successes,
-      EVENTS - successes,
-      sum((e) => e.bytesTransferred),
-      totalResponseTime,
-      EVENTS,
-    ],
-    "buckets: requests, successes, failures, bytes, response time, histogram count",
-  );
+  const expected = [
+    EVENTS,
+    successes,
+    EVENTS - successes,
+    sum((e) => e.bytesTransferred),
+    totalResponseTime,
+    all.filter((e) => e.responseTimeMs < 50).length,
+    all.filter((e) => e.responseTimeMs < 60_000).length,
+  ];
+  assert.deepEqual(buckets.map((b) => b.granularity), ["day", "hour"]);
+  for (const granularity of buckets) {
+    assert.deepEqual(
+      Object.values(granularity).slice(1).map(Number),
+      expected,
+      `${granularity.granularity} buckets: requests, successes, failures, bytes, response time, ` +
+        "requests under 50 ms, under 60 s",
+    );
+  }
   // deno-lint-ignore no-console
   console.log(
     `usage: ${EVENTS} events in ${plan.length} requests (${

@@ -16,8 +16,8 @@ import assert from "node:assert/strict";
 import { generateKeyPair, SignJWT } from "jose";
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
 import { loadFunctionEnv } from "../../shared/config/function_env.ts";
-import { createLogger } from "../../shared/http/logger.ts";
-import { probe } from "../../shared/mcp/probe.ts";
+import { createLogger } from "../../shared/log/logger.ts";
+import { createProbe } from "../../shared/mcp/mod.ts";
 import { createMcpConnectionsApp } from "../../functions/mcp-connections/app.ts";
 import { localJwks, mintUserToken } from "../../scripts/stack/keys.ts";
 import { LOOPBACK_POLICY } from "../_support/mcp_servers.ts";
@@ -280,8 +280,7 @@ function deployedLikeApp() {
       jwks: JSON.parse(localJwks(stack.jwtSecret)),
       jwksUrl: new URL(`${stack.url}/auth/v1/.well-known/jwks.json`),
     }),
-    probe,
-    networkPolicy: LOOPBACK_POLICY,
+    probe: createProbe({ networkPolicy: LOOPBACK_POLICY }),
     logger: createLogger({}, () => {}),
   });
 }

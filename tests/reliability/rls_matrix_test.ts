@@ -263,14 +263,17 @@ async function connectionToStoppedServer(
   return { agent, connection: row.id, server };
 }
 
-/** One usage bucket of a connection, as the usage function writes it (the current hour). */
+/** The usage buckets of one event, as the usage function writes them (this hour, this day). */
 async function insertBucket(sql: postgres.Sql, connection: string, agent: string): Promise<void> {
   await sql`
     insert into agent_mcp_connection_usage_buckets
       (connection_id, agent_id, granularity, bucket_start, requests, successes, failures,
-       latency_histogram)
-    values (${connection}, ${agent}, 'hour', date_trunc('hour', now()), 1, 1, 0,
-            '{0,0,0,1,0,0,0,0,0,0,0,0,0,0,0,0}')
+       requests_under_10ms, requests_under_20ms, requests_under_50ms, requests_under_100ms,
+       requests_under_200ms, requests_under_500ms, requests_under_1s, requests_under_2s,
+       requests_under_5s, requests_under_10s, requests_under_30s, requests_under_60s)
+    select ${connection}, ${agent}, g, date_trunc(g, now() at time zone 'UTC') at time zone 'UTC',
+           1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+    from unnest(array['hour', 'day']) as g
   `;
 }
 
@@ -283,7 +286,8 @@ async function freshBucket(sql: postgres.Sql, f: Fixture): Promise<Record<string
 
 const bucketsSnapshot = (sql: postgres.Sql, connection: string) =>
   rowsText(
-    sql`select * from agent_mcp_connection_usage_buckets where connection_id = ${connection}`,
+    sql`select * from agent_mcp_connection_usage_buckets where connection_id = ${connection}
+        order by granularity, bucket_start`,
   );
 
 const connectionSnapshot = (sql: postgres.Sql, id: string) =>
@@ -621,7 +625,6 @@ function relations(f: Fixture, sql: postgres.Sql): Record<string, RelationSpec> 
             requests: 1000000,
             successes: 1000000,
             failures: 0,
-            latency_histogram: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1000000],
           },
         }),
         snapshot: (s, t) => bucketsSnapshot(s, t.connection!),
@@ -1124,10 +1127,6 @@ function rpcSpecs(f: Fixture, sql: postgres.Sql): Record<string, RpcSpec> {
 
     // Usage history and reports. SECURITY INVOKER: RLS decides; another user's
     // connection is "not found". service_role bypasses RLS and reads any.
-    "agent_mcp_histogram_percentile(bigint[],numeric)": {
-      expect: helper(35),
-      args: () => ({ p_histogram: [0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], p: 0.5 }),
-    },
     "fold_agent_mcp_usage_buckets(interval)": {
       expect: serviceOnly(value(0)),
       args: () => ({ p_keep_hourly: "30 days" }),

@@ -26,7 +26,7 @@ type App = OpenAPIHono<{ Variables: UserVariables }>;
 const tags = ["reports"];
 const RANGE_NOTE = "`from` (default: 24 h before `to`) and `to` (default: now) are ISO 8601 " +
   "date-times; the range is [from, to) in UTC. Hourly points exist within the retention " +
-  "window (30 days by default); older hours are folded into days.";
+  "window (30 days by default); daily points cover the whole history.";
 
 export const connectionUsageSeriesRoute = createRoute({
   method: "get",

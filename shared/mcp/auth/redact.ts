@@ -13,18 +13,39 @@ export const REDACTED = "[redacted]";
 const MIN_FRAGMENT_LENGTH = 8;
 
 /**
- * The strings to look for: each secret, and each of its space-separated pieces long enough to
- * be one (the token of `Bearer <token>`), longest first.
+ * The strings to look for, longest first: each secret, and each of its space-separated pieces
+ * long enough to be one (the token of `Bearer <token>`, each line of a PEM key's body). A PEM
+ * private key adds its body on one line; a JWK (JSON) adds each of its string members (the
+ * private `d`, `p`, `q`, ... as they would appear quoted alone).
  */
 export function secretFragments(secrets: readonly string[]): string[] {
   const fragments = new Set<string>();
+  const add = (piece: string) => {
+    if (piece.length >= MIN_FRAGMENT_LENGTH) fragments.add(piece);
+  };
   for (const secret of secrets) {
-    if (secret.length >= MIN_FRAGMENT_LENGTH) fragments.add(secret);
+    add(secret);
     for (const piece of secret.split(/[\s,;]+/)) {
-      if (piece.length >= MIN_FRAGMENT_LENGTH) fragments.add(piece);
+      // A PEM armor line (`-----BEGIN PRIVATE KEY-----`) is no secret.
+      if (!piece.startsWith("-----") && !piece.endsWith("-----")) add(piece);
     }
+    const pem = /-----BEGIN [A-Z ]+-----([\s\S]*?)-----END [A-Z ]+-----/.exec(secret);
+    if (pem !== null) add((pem[1] ?? "").replace(/\s+/g, ""));
+    for (const member of jsonStringMembers(secret)) add(member);
   }
   return [...fragments].sort((a, b) => b.length - a.length);
+}
+
+/** The string members of a JSON object (a JWK), or none if `text` is not one. */
+function jsonStringMembers(text: string): string[] {
+  if (!text.trimStart().startsWith("{")) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return [];
+    return Object.values(value).filter((member): member is string => typeof member === "string");
+  } catch {
+    return [];
+  }
 }
 
 /** `text` with every fragment replaced by {@link REDACTED}. */

@@ -16,8 +16,11 @@
  *
  * Every request, to the authorization server too, goes through the probe's guarded fetch: the
  * same network policy, body bounds and deadline as the MCP server's. Tokens are cached per
- * server (`token_cache.ts`), never per user. What failed is thrown as `CredentialError`, whose
- * message names no secret; the probe turns it into class `auth`, stage `token_endpoint`.
+ * server (`token_cache.ts`), never per user; probes of one server that need a token at the same
+ * time share one token request. A refusal is thrown as `CredentialError`, whose message names no
+ * secret; the probe turns it into class `auth`, stage `token_endpoint`. A failure on the way
+ * (refused, DNS, timeout, blocked) keeps its class and gets stage `token_endpoint` too:
+ * {@link ServerAuth.pendingStep} says where the transport try was waiting.
  */
 import {
   type AuthProvider,
@@ -35,7 +38,12 @@ import type { AuthKind, ProbeAuth } from "../../schemas/test_result.ts";
 import type { GuardedFetch } from "../guarded_fetch.ts";
 import { NetworkRefusal } from "../probe_errors.ts";
 import type { OAuthClientCredentials, ServerCredential } from "./server_credentials.ts";
-import type { OAuthDiscovery, ServerTokenCache } from "./token_cache.ts";
+import {
+  credentialGeneration,
+  type OAuthDiscovery,
+  type ServerTokenCache,
+  type TokenGrant,
+} from "./token_cache.ts";
 
 /** A failure to obtain a token: who refused, in words that hold no secret. */
 export class CredentialError extends Error {
@@ -61,6 +69,12 @@ export interface ServerAuth {
   summary(): ProbeAuth;
   /** Every secret value this probe held (credentials, tokens): none may be stored or shown. */
   secrets(): readonly string[];
+  /**
+   * The authorization server step the current transport try was waiting on (or failed in),
+   * named for a message (`the token endpoint https://…/token`); null when it was not waiting on
+   * one. A failure then is the authorization server's: stage `token_endpoint`.
+   */
+  pendingStep(): string | null;
 }
 
 const NO_AUTH: ServerAuth = {
@@ -69,6 +83,7 @@ const NO_AUTH: ServerAuth = {
   authProvider: () => undefined,
   summary: () => ({ kind: "none" }),
   secrets: () => [],
+  pendingStep: () => null,
 };
 
 /** The probe's auth for `credential` (null: the server has none). */
@@ -91,6 +106,7 @@ export function createServerAuth(
       authProvider: () => undefined,
       summary: () => ({ kind: "headers" }),
       secrets: () => own.map(([, value]) => value),
+      pendingStep: () => null,
     };
   }
   return new OAuthServerAuth(credential, credentials, serverUrl, cache);
@@ -111,12 +127,15 @@ const AUTHORIZATION = new Set(["authorization"]);
 class OAuthServerAuth implements ServerAuth {
   readonly kind = "oauth_client_credentials" as const;
   readonly #serverId: string;
-  readonly #version: number;
+  /** The cache's key for these credentials (version and fingerprint). */
+  readonly #generation: string;
   readonly #credentials: OAuthClientCredentials;
   readonly #serverUrl: URL;
   readonly #cache: ServerTokenCache;
   readonly #tokensSeen = new Set<string>();
   #tokenRequests = 0;
+  /** The authorization server step the current transport try waits on or failed in. */
+  #pendingStep: string | null = null;
 
   constructor(
     credential: ServerCredential,
@@ -125,7 +144,7 @@ class OAuthServerAuth implements ServerAuth {
     cache: ServerTokenCache,
   ) {
     this.#serverId = credential.serverId;
-    this.#version = credential.version;
+    this.#generation = credentialGeneration(credential);
     this.#credentials = credentials;
     this.#serverUrl = serverUrl;
     this.#cache = cache;
@@ -136,25 +155,35 @@ class OAuthServerAuth implements ServerAuth {
   }
 
   authProvider(fetch: GuardedFetch): AuthProvider {
+    // A new transport try: what the last one waited on is not this one's.
+    this.#pendingStep = null;
+    /** The token this try last sent (a 401 refuses that one). */
+    let sent: string | undefined;
+    /** The token this try obtained last (used if the cache lost it meanwhile). */
+    let obtained: string | undefined;
     return {
       token: async () => {
-        const cached = this.#cache.token(this.#serverId, this.#version);
-        if (cached !== null) return this.#seen(cached.accessToken);
+        const cached = this.#cache.token(this.#serverId, this.#generation);
+        if (cached !== null) return sent = this.#seen(cached.accessToken);
+        if (obtained !== undefined) return sent = obtained;
         const discovery = await this.#knownDiscovery(fetch);
         // The token endpoint is not known yet: the server's 401 will say where to look.
         if (discovery === null) return undefined;
-        return await this.#requestToken(discovery, fetch);
+        return sent = obtained = await this.#obtainToken(discovery, fetch);
       },
       onUnauthorized: async ({ response }) => {
-        const refused = this.#cache.token(this.#serverId, this.#version);
-        if (refused !== null) {
-          this.#cache.dropToken(this.#serverId, this.#version, refused.accessToken);
-        }
+        // The refused token goes (unless another probe replaced it already: that one is new).
+        if (sent !== undefined) this.#cache.dropToken(this.#serverId, this.#generation, sent);
+        obtained = undefined;
         const discovery = await this.#knownDiscovery(fetch) ??
           await this.#discover(response, fetch);
-        await this.#requestToken(discovery, fetch);
+        obtained = await this.#obtainToken(discovery, fetch, sent);
       },
     };
+  }
+
+  pendingStep(): string | null {
+    return this.#pendingStep;
   }
 
   summary(): ProbeAuth {
@@ -180,7 +209,7 @@ class OAuthServerAuth implements ServerAuth {
    * token endpoint or authorization server (whose metadata is read once). Null: discover.
    */
   async #knownDiscovery(fetch: GuardedFetch): Promise<OAuthDiscovery | null> {
-    const cached = this.#cache.discovery(this.#serverId, this.#version);
+    const cached = this.#cache.discovery(this.#serverId, this.#generation);
     if (cached !== null) return cached;
     const { tokenEndpoint, authorizationServer, resource, scope } = this.#credentials;
     if (tokenEndpoint !== undefined) {
@@ -200,6 +229,7 @@ class OAuthServerAuth implements ServerAuth {
     if (authorizationServer !== undefined) {
       const metadata = await this.#step(
         "reading the authorization server's metadata",
+        `the authorization server ${describeUrl(authorizationServer)}`,
         () => discoverAuthorizationServerMetadata(authorizationServer, { fetchFn: fetch }),
       );
       if (metadata === undefined) {
@@ -221,6 +251,7 @@ class OAuthServerAuth implements ServerAuth {
   async #discover(response: Response, fetch: GuardedFetch): Promise<OAuthDiscovery> {
     const { resourceMetadataUrl } = extractWWWAuthenticateParams(response);
     const info = await this.#step(
+      "discovering the authorization server",
       "discovering the authorization server",
       () => discoverOAuthServerInfo(this.#serverUrl, { resourceMetadataUrl, fetchFn: fetch }),
     );
@@ -250,12 +281,51 @@ class OAuthServerAuth implements ServerAuth {
   }
 
   #remember(discovery: OAuthDiscovery): OAuthDiscovery {
-    this.#cache.saveDiscovery(this.#serverId, this.#version, discovery);
+    this.#cache.saveDiscovery(this.#serverId, this.#generation, discovery);
     return discovery;
   }
 
-  /** The client credentials grant at the discovered token endpoint; caches the token. */
-  async #requestToken(discovery: OAuthDiscovery, fetch: GuardedFetch): Promise<string> {
+  /**
+   * A usable token: the cached one (unless it is `refused`), the one another probe of this
+   * server is requesting right now, or a new request that the other probes share.
+   */
+  async #obtainToken(
+    discovery: OAuthDiscovery,
+    fetch: GuardedFetch,
+    refused?: string,
+  ): Promise<string> {
+    const endpoint = `the token endpoint ${describeUrl(discovery.metadata.token_endpoint)}`;
+    this.#pendingStep = endpoint;
+    for (;;) {
+      const cached = this.#cache.token(this.#serverId, this.#generation);
+      if (cached !== null && cached.accessToken !== refused) {
+        this.#pendingStep = null;
+        return this.#seen(cached.accessToken);
+      }
+      const flight = this.#cache.flight(this.#serverId, this.#generation);
+      if (flight !== null) {
+        try {
+          const token = await flight;
+          this.#pendingStep = null;
+          return this.#seen(token.accessToken);
+        } catch (error) {
+          // The probe that asked ran out of time or ended its try: this one asks itself.
+          if (stoppedByItsProbe(error)) continue;
+          throw error;
+        }
+      }
+      const token = await this.#cache.startFlight(
+        this.#serverId,
+        this.#generation,
+        () => this.#requestToken(discovery, fetch),
+      );
+      this.#pendingStep = null;
+      return this.#seen(token.accessToken);
+    }
+  }
+
+  /** The client credentials grant at the discovered token endpoint. */
+  async #requestToken(discovery: OAuthDiscovery, fetch: GuardedFetch): Promise<TokenGrant> {
     this.#tokenRequests++;
     let status: number | undefined;
     // The token endpoint's status, for the result (its body is the SDK's to read).
@@ -276,13 +346,7 @@ class OAuthServerAuth implements ServerAuth {
     } catch (error) {
       throw tokenFailure(error, endpoint, status);
     }
-    const token = this.#cache.saveToken(
-      this.#serverId,
-      this.#version,
-      tokens.access_token,
-      tokens.expires_in,
-    );
-    return this.#seen(token.accessToken);
+    return { accessToken: tokens.access_token, expiresInSeconds: tokens.expires_in };
   }
 
   #provider(discovery: OAuthDiscovery): OAuthClientProvider {
@@ -309,22 +373,49 @@ class OAuthServerAuth implements ServerAuth {
     });
   }
 
-  /** Runs a discovery step; a failure other than a network refusal names the step. */
-  async #step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a discovery step (`where` names it for a network failure's message); a failure other
+   * than a network one names the step.
+   */
+  async #step<T>(what: string, where: string, run: () => Promise<T>): Promise<T> {
+    this.#pendingStep = where;
+    let result: T;
     try {
-      return await run();
+      result = await run();
     } catch (error) {
       if (error instanceof NetworkRefusal || error instanceof TypeError) throw error;
       throw new CredentialError(`${what} failed: ${safeReason(error)}`, undefined, {
         cause: error,
       });
     }
+    this.#pendingStep = null;
+    return result;
   }
+}
+
+/**
+ * Whether a shared token request failed because of the probe that made it (its deadline, its
+ * caller, the end of its transport try) rather than because of the token endpoint.
+ */
+function stoppedByItsProbe(error: unknown): boolean {
+  for (let link = error, depth = 0; link instanceof Error && depth < 8; depth++) {
+    if (link instanceof NetworkRefusal) {
+      return link.code === "deadline" || link.code === "cancelled";
+    }
+    if (isAbort(link)) return true;
+    link = link.cause;
+  }
+  return false;
+}
+
+/** An abort of the request (the runtime's own words for it). */
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
 }
 
 /** The token endpoint's refusal as a `CredentialError` (network failures pass as they are). */
 function tokenFailure(error: unknown, endpoint: string, status: number | undefined): unknown {
-  if (error instanceof NetworkRefusal || error instanceof TypeError) return error;
+  if (error instanceof NetworkRefusal || error instanceof TypeError || isAbort(error)) return error;
   const answered = status === undefined ? "" : ` with HTTP ${status}`;
   if (error instanceof OAuthError) {
     return new CredentialError(

@@ -151,9 +151,9 @@ select ok(
 select is(
     (select count(*)::int from regexp_matches(
         (select prosrc from pg_proc where oid = 'agent_mcp_private.add_connection_usage(uuid, jsonb)'::regprocedure),
-        'update public\.', 'gi')),
+        'update public\.agent_mcp_connections\M', 'gi')),
     1,
-    'the private writer adds the events in one UPDATE'
+    'the private writer adds the events to the connection in one UPDATE'
 );
 
 select * from finish();

@@ -79,8 +79,6 @@ insert into expected_grants (object, grantee, privileges) values
     ('function record_agent_mcp_connection_usage(uuid, jsonb)',    'service_role',  'EXECUTE'),
     ('table agent_mcp_connection_usage_buckets',                   'authenticated', 'SELECT'),
     ('table agent_mcp_connection_usage_buckets',                   'service_role',  'DELETE, INSERT, SELECT, UPDATE'),
-    ('function agent_mcp_histogram_percentile(bigint[], numeric)', 'authenticated', 'EXECUTE'),
-    ('function agent_mcp_histogram_percentile(bigint[], numeric)', 'service_role',  'EXECUTE'),
     ('function fold_agent_mcp_usage_buckets(interval)',            'service_role',  'EXECUTE'),
 
     -- 20261124000400_agent_mcp_connection_admin.sql

@@ -1,7 +1,7 @@
 -- Recommendations: who may ask, what is excluded, the k-threshold, and that one
 -- other user's change leaves the caller's answer as it was.
 begin;
-select plan(27);
+select plan(35);
 \ir _helpers.psql
 
 -- =============================================================================
@@ -99,6 +99,9 @@ select throws_ok($$ select * from agent_mcp_recommendation_settings $$, '42501',
 select throws_ok($$ select * from refresh_agent_mcp_recommendations() $$, '42501',
     'permission denied for function refresh_agent_mcp_recommendations',
     'signed-in users cannot run the refresh');
+select throws_ok($$ select * from agent_mcp_private.recommendation_pair_totals $$, '42501',
+    'permission denied for table recommendation_pair_totals',
+    'signed-in users cannot read the refresh''s pair totals (below k too)');
 
 select throws_ok($$ select * from agent_mcp_recommendations('b1000000-0000-4000-8000-000000000002') $$,
     'PT404', 'Agent b1000000-0000-4000-8000-000000000002 was not found.',
@@ -110,6 +113,12 @@ select throws_ok($$ select * from agent_mcp_recommendations('a1000000-0000-4000-
     '22023', 'limit must be 1 to 50', 'a limit below 1 is refused');
 select throws_ok($$ select * from agent_mcp_recommendations('a1000000-0000-4000-8000-000000000001', 51) $$,
     '22023', 'limit must be 1 to 50', 'a limit above 50 is refused');
+
+select tests.authenticate_as_service_role();
+select throws_ok($$ select * from agent_mcp_private.recommendation_agent_sets $$, '42501',
+    'permission denied for table recommendation_agent_sets',
+    'service_role cannot read the refresh''s per-agent state either');
+select tests.clear_authentication();
 
 select tests.authenticate_as_anon();
 select throws_ok($$ select * from agent_mcp_recommendations('a1000000-0000-4000-8000-000000000001') $$,
@@ -272,6 +281,68 @@ select is_empty($$
     select 1 from agent_mcp_recommendation_servers
     where users_shown <> agent_mcp_recommendation_round_count(users)
 $$, 'the refresh coarsens counts exactly as agent_mcp_recommendation_round_count() does');
+
+-- =============================================================================
+-- Incremental: what the refresh keeps equals a count from nothing
+-- =============================================================================
+-- More kinds of change since the last refresh: an agent given to another user who
+-- already uses the same pair (Alpha with Beta: one user fewer, the same agents), a
+-- deleted agent, a new agent with two servers, and k raised and lowered again.
+select tests.clear_authentication();
+insert into public.agents (id, user_id, name)
+values ('f2000000-0000-4000-8000-000000000001', tests.crowd_user(2), 'Second agent of crowd user 2');
+insert into public.agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
+values ('f2000000-0000-4000-8000-000000000001', tests.server('Alpha'), tests.crowd_user(2)),
+       ('f2000000-0000-4000-8000-000000000001', tests.server('Gamma'), tests.crowd_user(2));
+update public.agents set user_id = tests.crowd_user(2) where id = tests.crowd_agent(3);
+delete from public.agents where id = tests.crowd_agent(4);
+select tests.authenticate_as_service_role();
+select tests.refresh();
+select tests.clear_authentication();
+
+select results_eq($$
+    select users, agents from agent_mcp_recommendation_pairs
+    where mcp_server_instance_id = tests.server('Alpha') and partner_id = tests.server('Beta')
+$$, $$
+    select count(distinct a.user_id)::integer, count(*)::integer
+    from agent_mcp_connections as c1
+    join agent_mcp_connections as c2 on c2.agent_id = c1.agent_id and c2.is_active
+    join agents as a on a.id = c1.agent_id
+    where c1.is_active and c1.mcp_server_instance_id = tests.server('Alpha')
+      and c2.mcp_server_instance_id = tests.server('Beta')
+$$, 'after agents move, go and come, a pair counts each user once and every agent');
+
+create temporary table kept_pairs as
+select mcp_server_instance_id, partner_id, users, agents, users_shown from agent_mcp_recommendation_pairs;
+create temporary table kept_totals as
+select low, high, users, agents from agent_mcp_private.recommendation_pair_totals;
+create temporary table kept_servers as
+select mcp_server_instance_id, users, agents, usage_users, success_rate, failing_users from agent_mcp_recommendation_servers;
+truncate agent_mcp_private.recommendation_agent_sets, agent_mcp_private.recommendation_pair_totals,
+         agent_mcp_private.recommendation_refresh_state, agent_mcp_recommendation_pairs,
+         agent_mcp_recommendation_servers;
+select tests.refresh();
+select set_eq($$ select * from kept_totals $$,
+    $$ select low, high, users, agents from agent_mcp_private.recommendation_pair_totals $$,
+    'the pair totals kept by differences equal those counted from nothing');
+select set_eq($$ select * from kept_pairs $$,
+    $$ select mcp_server_instance_id, partner_id, users, agents, users_shown from agent_mcp_recommendation_pairs $$,
+    'and so do the pairs requests read');
+select set_eq($$ select * from kept_servers $$,
+    $$ select mcp_server_instance_id, users, agents, usage_users, success_rate, failing_users
+       from agent_mcp_recommendation_servers $$,
+    'and the per-server aggregates');
+
+-- A change of k reselects every server's partners at the next refresh, from the totals.
+update agent_mcp_recommendation_settings set min_users = 11;
+select tests.refresh();
+select is_empty($$ select 1 from agent_mcp_recommendation_pairs where users < 11 $$,
+    'after k is raised, the next refresh stores no pair below it');
+update agent_mcp_recommendation_settings set min_users = 5;
+select tests.refresh();
+select set_eq($$ select * from kept_pairs $$,
+    $$ select mcp_server_instance_id, partner_id, users, agents, users_shown from agent_mcp_recommendation_pairs $$,
+    'and after it is lowered again, the pairs of 5 to 10 users come back as they were');
 
 select * from finish();
 rollback;

@@ -34,6 +34,12 @@ Deno.test("the histogram's bounds are the same in SQL and TypeScript", async () 
 
 Deno.test("percentiles read from the histogram lie within one bucket of the true ones", async () => {
   await using sql = openDb();
+  const user = await createUser(sql, { label: "percentiles" });
+  const serverId = await createServer(sql, UNUSED_URL, "Percentiles server");
+  const [connection] = await sql<[{ id: string }]>`
+    insert into agent_mcp_connections (agent_id, mcp_server_instance_id, created_by)
+    values (${user.agentId}, ${serverId}, ${user.id}) returning id
+  `;
   // Latencies of several shapes: log-normal-ish, bimodal, heavy-tailed, constant.
   const shapes = fc.sample(
     fc.array(
@@ -46,18 +52,33 @@ Deno.test("percentiles read from the histogram lie within one bucket of the true
     ),
     { numRuns: 40, seed: 20261202 },
   );
+  const rolledBack = new Error("rolled back");
   let checked = 0;
   for (const latencies of shapes) {
-    const events = latencies.map((ms) => ({ responseTimeMs: ms }));
-    const [row] = await sql<[{ p50: string; p95: string; p99: string }]>`
-      with h as (select agent_mcp_private.latency_histogram(${sql.json(events)}) as h)
-      select agent_mcp_histogram_percentile(h, 0.50) as p50,
-             agent_mcp_histogram_percentile(h, 0.95) as p95,
-             agent_mcp_histogram_percentile(h, 0.99) as p99
-      from h
-    `;
+    // Each shape recorded through the usage function into this hour's bucket, read back
+    // through the connection's series, then rolled back (the next shape starts empty).
+    let row: { p50: string; p95: string; p99: string; requests: string } | undefined;
+    await sql.begin(async (tx) => {
+      for (let i = 0; i < latencies.length; i += 1000) {
+        const events = latencies.slice(i, i + 1000).map((ms) => ({
+          success: true,
+          responseTimeMs: ms,
+          bytesTransferred: 0,
+        }));
+        await tx`select record_agent_mcp_connection_usage(${connection.id}, ${tx.json(events)})`;
+      }
+      [row] = await tx<[{ p50: string; p95: string; p99: string; requests: string }]>`
+        select latency_p50_ms as p50, latency_p95_ms as p95, latency_p99_ms as p99, requests
+        from agent_mcp_connection_usage_series(${connection.id}, date_trunc('hour', now()),
+          date_trunc('hour', now()) + interval '1 hour', 'hour')
+      `;
+      throw rolledBack;
+    }).catch((error) => {
+      if (error !== rolledBack) throw error;
+    });
+    assert.equal(Number(row!.requests), latencies.length);
     const sorted = [...latencies].sort((a, b) => a - b);
-    for (const [p, reported] of [[0.5, row.p50], [0.95, row.p95], [0.99, row.p99]] as const) {
+    for (const [p, reported] of [[0.5, row!.p50], [0.95, row!.p95], [0.99, row!.p99]] as const) {
       const truth = bucketOf(quantile(sorted, p));
       const got = bucketOf(Number(reported));
       assert.ok(

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { exportPKCS8, generateKeyPair } from "jose";
 import type postgres from "postgres";
 import { startBearerServer, startOAuthServers } from "../../_support/mcp_auth_servers.ts";
 import {
@@ -47,6 +48,22 @@ async function setCredentials(serverId: string, credentials: unknown): Promise<v
         "content-type": "application/json",
       },
       body: JSON.stringify({ p_server_id: serverId, p_credentials: credentials }),
+    }),
+  );
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+}
+
+/** Deletes a server's credentials as an administrator does. */
+async function deleteCredentials(serverId: string): Promise<void> {
+  const response = record(
+    await call(`${stack.url}/rest/v1/rpc/delete_mcp_server_credentials`, {
+      method: "POST",
+      headers: {
+        apikey: stack.serviceRoleKey,
+        authorization: `Bearer ${stack.serviceRoleKey}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ p_server_id: serverId }),
     }),
   );
   assert.equal(response.status, 200, JSON.stringify(response.body));
@@ -96,7 +113,9 @@ Deno.test("server credentials: /test and the health check, and no secret leaks",
   const token = `static-secret-${crypto.randomUUID()}`;
   const wrongToken = `wrong-secret-${crypto.randomUUID()}`;
   await using bearer = startBearerServer({ value: `Bearer ${token}`, echo: true });
-  await using oauth = startOAuthServers({ expiresIn: 3 });
+  const clientKey = await generateKeyPair("ES256", { extractable: true });
+  const privateKey = await exportPKCS8(clientKey.privateKey);
+  await using oauth = startOAuthServers({ expiresIn: 3, clientPublicKey: clientKey.publicKey });
   const wrongClientSecret = `cs-wrong-${crypto.randomUUID()}`;
   const user = await createUser(sql, { label: "credentials" });
   const bearerServer = await createServer(sql, bearer.url, "Bearer server");
@@ -192,15 +211,52 @@ Deno.test("server credentials: /test and the health check, and no secret leaks",
     assert.equal(stored.error?.stage, "token_endpoint");
   });
 
+  const keyServer = await createServer(sql, oauth.url, "OAuth server (private_key_jwt)");
+  await t.step("private_key_jwt; deleting the credentials drops the cached token", async () => {
+    const keyCredentials = {
+      kind: "oauth_client_credentials",
+      clientId: oauth.clientId,
+      privateKey,
+      signingAlgorithm: "ES256",
+    };
+    await setCredentials(keyServer, keyCredentials);
+    const id = await connect(user, keyServer, { timeout: 5000, retryAttempts: 0 });
+    const first = await testNow(user, id);
+    assert.equal(first.result.success, true, JSON.stringify(first.result.error));
+    assert.deepEqual(first.result.auth, { kind: "oauth_client_credentials", tokenRequests: 1 });
+    assert.equal(oauth.lastRefusal(), null);
+    assert.equal((await testNow(user, id)).result.auth?.tokenRequests, 0, "the token is reused");
+
+    await deleteCredentials(keyServer);
+    const without = await testNow(user, id);
+    assert.equal(without.result.error?.class, "auth");
+    assert.equal(without.result.error?.stage, "mcp_server");
+    assert.deepEqual(without.result.auth, { kind: "none" });
+
+    // Set again: version 1 again, the same values. The token of before was forgotten.
+    await setCredentials(keyServer, keyCredentials);
+    const again = await testNow(user, id);
+    assert.equal(again.result.success, true, JSON.stringify(again.result.error));
+    assert.deepEqual(again.result.auth, { kind: "oauth_client_credentials", tokenRequests: 1 });
+  });
+
   await t.step("the leak search: no secret in any response, row or log line", async () => {
-    const secrets = [token, wrongToken, oauth.clientSecret, wrongClientSecret, ...oauth.tokens()];
+    const keyLines = privateKey.split("\n").filter((l) => l !== "" && !l.startsWith("-----"));
+    const secrets = [
+      token,
+      wrongToken,
+      oauth.clientSecret,
+      wrongClientSecret,
+      ...keyLines,
+      ...oauth.tokens(),
+    ];
     assert.ok(oauth.tokens().length >= 2, "the run obtained tokens to look for");
     const rows = await sql<{ text: string }[]>`
       select row_to_json(c)::text as text from agent_mcp_connections as c
-      where c.mcp_server_instance_id in (${bearerServer}, ${oauthServer})
+      where c.mcp_server_instance_id in (${bearerServer}, ${oauthServer}, ${keyServer})
       union all
       select row_to_json(h)::text from mcp_health_checks as h
-      where h.mcp_server_instance_id in (${bearerServer}, ${oauthServer})`;
+      where h.mcp_server_instance_id in (${bearerServer}, ${oauthServer}, ${keyServer})`;
     assert.ok(rows.length >= 4, `stored rows to search: ${rows.length}`);
     const haystacks: [string, string][] = [
       ...seen.map((body, i): [string, string] => [`response ${i}`, body]),

@@ -11,8 +11,8 @@ import { createUserDbClient } from "../../../shared/db/user_client.ts";
 import { testConnection } from "../../../shared/domain/connection_test.ts";
 import { AppError } from "../../../shared/errors/app_error.ts";
 import { loadFunctionEnv } from "../../../shared/config/function_env.ts";
-import { createLogger } from "../../../shared/http/logger.ts";
-import { probe } from "../../../shared/mcp/probe.ts";
+import { createLogger } from "../../../shared/log/logger.ts";
+import { createProbe } from "../../../shared/mcp/mod.ts";
 import type { Connection } from "../../../shared/schemas/connection.ts";
 import type { ErrorBody, TestConnectionResponse } from "../../../shared/schemas/responses.ts";
 import { ConnectionTestResult, RESULT_BOUNDS } from "../../../shared/schemas/test_result.ts";
@@ -213,8 +213,7 @@ Deno.test("POST /connections/:id/test cancelled by the caller puts the previous 
   const app = createMcpConnectionsApp({
     env,
     verifyJwt: createJwtVerifier({ secret: stack.jwtSecret }),
-    probe,
-    networkPolicy: LOOPBACK_POLICY,
+    probe: createProbe({ networkPolicy: LOOPBACK_POLICY }),
     logger: createLogger({}, () => {}),
   });
   const controller = new AbortController();
@@ -286,7 +285,9 @@ Deno.test("POST /connections/:id/test never leaves testing when storing the resu
     async () => {
       const failures = { count: 0 };
       await assert.rejects(
-        testConnection(timingOut(failures), id, { probe, networkPolicy: LOOPBACK_POLICY }),
+        testConnection(timingOut(failures), id, {
+          probe: createProbe({ networkPolicy: LOOPBACK_POLICY }),
+        }),
         (error: unknown) => error instanceof AppError && error.code === "database_timeout",
       );
       assert.equal(failures.count, 2, "the result write is tried twice");

@@ -601,3 +601,50 @@ Deno.test("a repeat check starts with what the target spoke last time (issue 13,
   assert.ok(second < first, `requests: first check ${first}, second ${second}`);
   assert.equal(server.streamsOpened(), 2, "one event stream per check");
 });
+
+Deno.test("a target whose timeout is longer than a batch's budget is probed in a batch of its own, not skipped", async () => {
+  await using sql = openDb();
+  const user = await createUser(sql, { label: "hc-long" });
+  await using hang = await startFaultServer("hang");
+  await using patient = await startModernServer();
+  await using quick = await startModernServer();
+  const hangId = await createServer(sql, hang.url, "Hanging, long timeout");
+  const patientId = await createServer(sql, patient.url, "Healthy, long timeout");
+  const quickId = await createServer(sql, quick.url, "Healthy, short timeout");
+  // A 2 s batch budget fits timeouts up to 1.5 s: the two 4 s ones never fit in a batch.
+  await connect(sql, user, hangId, { timeout: 4000, retryAttempts: 0 });
+  await connect(sql, user, patientId, { timeout: 4000 }, await createAgent(sql, user.id));
+  await connect(sql, user, quickId, { timeout: 1500 }, await createAgent(sql, user.id));
+
+  const res = await runHealthCheck({
+    serverIds: [hangId, patientId, quickId],
+    budgetMs: 2000,
+    parallelism: 2,
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.targets, 3);
+  assert.equal(res.body.batches, 2, "the long ones' batch, then the others'");
+  assert.deepEqual(res.body.batch, { batchNo: 0, attempt: 1, targets: 2, probed: 2 });
+  const runId = res.body.runId!;
+  await waitFor(() => cycleFinished(sql, runId), "the cycle to finish");
+
+  const [run] = await sql`select probed, healthy, unhealthy, skipped, skip_reasons
+    from mcp_health_check_runs where id = ${runId}`;
+  assert.deepEqual({ ...run }, {
+    probed: 3,
+    healthy: 2,
+    unhealthy: 1,
+    skipped: 0,
+    skip_reasons: {},
+  });
+  const batches = await sql`select batch_no, state, target_count,
+      array(select t ->> 'serverId' from jsonb_array_elements(targets) as t order by 1) as servers
+    from mcp_health_check_batches where run_id = ${runId} order by batch_no`;
+  assert.deepEqual(batches.map((b) => [b.batch_no, b.state, b.target_count, b.servers]), [
+    [0, "done", 2, [hangId, patientId].sort()],
+    [1, "done", 1, [quickId]],
+  ]);
+  const [hanging] = await sql`select connection_test_result -> 'error' ->> 'class' as class
+    from agent_mcp_connections where mcp_server_instance_id = ${hangId}`;
+  assert.equal(hanging!.class, "timeout", "the hanging server was probed up to its own timeout");
+});

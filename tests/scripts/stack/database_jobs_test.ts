@@ -26,5 +26,8 @@ Deno.test("scheduleDatabaseJobs() runs each job at start, reports it, and stops 
   lines.sort();
   assert.match(lines[0]!, /^broken failed \(.*no_such_table.*\)$/);
   assert.match(lines[1]!, /^recommendations refresh: \d+ servers, \d+ pairs in \d+ ms$/);
-  assert.match(lines[2]!, /^usage history fold: \d+ hourly bucket\(s\) folded into days$/);
+  assert.match(
+    lines[2]!,
+    /^usage history fold: \d+ hourly bucket\(s\) past the window deleted \(days kept\)$/,
+  );
 });

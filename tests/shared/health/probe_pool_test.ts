@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
-import { probeAll, type ProbeTarget } from "../../../shared/health/probe_pool.ts";
-import { ProbeOptionsError } from "../../../shared/mcp/probe_errors.ts";
+import {
+  batchBudgetMs,
+  longestFittingTimeoutMs,
+  POOL_MARGIN_MS,
+  probeAll,
+  type ProbeTarget,
+  START_ALLOWANCE_MS,
+} from "../../../shared/health/probe_pool.ts";
+
+/** What a long batch's budget adds to its longest timeout. */
+const SLACK = POOL_MARGIN_MS + START_ALLOWANCE_MS;
+import { ProbeOptionsError } from "../../../shared/mcp/mod.ts";
 import type { ConnectionTestResult } from "../../../shared/schemas/test_result.ts";
 
 function target(url: string | null, timeout = 1000): ProbeTarget {
@@ -125,4 +135,53 @@ Deno.test("probeAll() passes each target's hint and the batch's read limits to t
     assert.equal(options.maxBodyBytes, 1024 * 1024);
     assert.equal(options.maxTotalBytes, 2 * 1024 * 1024);
   }
+});
+
+Deno.test("batchBudgetMs() gives a batch of long timeouts their budget, within the wall clock", async (t) => {
+  await t.step("a batch whose timeouts fit keeps the cycle's budget", () => {
+    assert.equal(
+      batchBudgetMs([target("http://a", 10_000), target("http://b")], 45_000, 140_000),
+      45_000,
+    );
+  });
+  await t.step("a config without a timeout counts with the default (10 s)", () => {
+    const noTimeout = { ...target("http://a"), probeConfig: {} };
+    assert.equal(batchBudgetMs([noTimeout], 1_000, 140_000), 10_000 + SLACK);
+  });
+  await t.step("a batch of long timeouts gets the longest, the margin and the allowance", () => {
+    const long = [target("http://a", 90_000), target("http://b", 120_000)];
+    assert.equal(batchBudgetMs(long, 45_000, 140_000), 120_000 + SLACK);
+  });
+  await t.step("never more than the wall clock left, never less than nothing", () => {
+    assert.equal(batchBudgetMs([target("http://a", 120_000)], 45_000, 100_000), 100_000);
+    assert.equal(batchBudgetMs([target("http://a")], 45_000, 30_000), 30_000);
+    assert.equal(batchBudgetMs([target("http://a")], 45_000, -5_000), 0);
+  });
+  await t.step(
+    "a target of either kind is probed when it starts up to the allowance late",
+    async () => {
+      const budgetMs = 1_000;
+      const fits = longestFittingTimeoutMs(budgetMs);
+      const long = fits + 1;
+      const pool = (timeout: number, budget: number, lateMs: number) => {
+        let calls = 0; // the pool's first reading sets its deadline; the target starts lateMs later
+        return probeAll([target("http://a", timeout)], {
+          concurrency: 1,
+          perHostConcurrency: 1,
+          budgetMs: budget,
+          probe: () => Promise.resolve(ok),
+          now: () => (calls++ === 0 ? 0 : lateMs),
+        }).then((outcomes) => outcomes.map((o) => o.status));
+      };
+      assert.deepEqual(await pool(fits, budgetMs, START_ALLOWANCE_MS), ["probed"]);
+      assert.deepEqual(
+        await pool(long, budgetMs, START_ALLOWANCE_MS),
+        ["skipped"],
+        "a long one would not be sure to start in such a batch",
+      );
+      const ownBudget = batchBudgetMs([target("http://a", long)], budgetMs, 140_000);
+      assert.deepEqual(await pool(long, ownBudget, START_ALLOWANCE_MS), ["probed"]);
+      assert.deepEqual(await pool(long, ownBudget, START_ALLOWANCE_MS + 1), ["skipped"]);
+    },
+  );
 });

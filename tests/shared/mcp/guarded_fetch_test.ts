@@ -154,6 +154,33 @@ Deno.test("the guarded fetch bounds every body it hands back", async (t) => {
     assert.equal((await response.text()).length, 1000);
     assert.equal(trace.refusal, null);
   });
+  await t.step(
+    "a Content-Length body that arrives in pieces comes back byte for byte",
+    async () => {
+      const expected = Uint8Array.from({ length: 3000 }, (_, index) => index % 251);
+      await using server = rawServer(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 3000\r\n\r\n",
+        async function* () {
+          for (let offset = 0; offset < expected.length; offset += 100) {
+            yield expected.subarray(offset, offset + 100);
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          }
+        },
+      );
+      const { fetch, trace } = guarded({ maxBodyBytes: 3000 });
+      const response = await fetch(server.url);
+      assert.deepEqual(new Uint8Array(await response.arrayBuffer()), expected);
+      assert.equal(trace.refusal, null);
+    },
+  );
+  await t.step("an empty Content-Length body comes back empty", async () => {
+    await using server = rawServer(
+      "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n",
+      new Uint8Array(),
+    );
+    const { fetch } = guarded();
+    assert.equal(await (await fetch(server.url)).text(), "");
+  });
   await t.step("a declared Content-Length over the bound fails before the body", async () => {
     await using server = recordingServer(() => new Response("x".repeat(1001)));
     const { fetch, trace } = guarded({ maxBodyBytes: 1000 });
@@ -289,10 +316,13 @@ Deno.test("the guarded fetch is bound to the attempt's signal and the request's"
       { hold: true },
     );
     const { fetch, attempt } = guarded();
-    const response = await fetch(server.url, { signal: new AbortController().signal });
-    const reading = response.text();
-    attempt.abort(new NetworkRefusal("deadline", "out of time"));
-    await assert.rejects(reading);
+    // A fixed-length body is read before the response is handed back: the read is the fetch's.
+    const reading = fetch(server.url, { signal: new AbortController().signal })
+      .then((response) => response.text());
+    const deadline = new NetworkRefusal("deadline", "out of time");
+    await inFlight(server);
+    attempt.abort(deadline);
+    await assert.rejects(reading, (error) => error === deadline);
   });
   await t.step("the attempt's signal ends an event stream nobody reads", async () => {
     let cancelled = 0;
