@@ -40,9 +40,7 @@ const db = here("../../shared/db/user_client.ts");
 
 await step("hono (and hono/cors)", () => Promise.all([import("hono"), import("hono/cors")]));
 await step("zod", () => import("zod"));
-if (fn === "mcp-connections") {
-  await step("@hono/zod-openapi (beyond hono, zod)", () => import("@hono/zod-openapi"));
-}
+await step("@hono/zod-openapi (beyond hono, zod)", () => import("@hono/zod-openapi"));
 await step("jose", () => import("jose"));
 await step("database client (@supabase/postgrest-js)", () => import(db));
 
@@ -56,7 +54,8 @@ if (fn === "mcp-connections") {
       import(here("../../shared/config/function_env.ts")),
       import(here("../../shared/db/service_client.ts")),
       import(here("../../shared/domain/server_credentials.ts")),
-      import(here("../../shared/http/logger.ts")),
+      import(here("../../shared/log/logger.ts")),
+      import(here("../../shared/mcp/mod.ts")),
     ]));
   request = new Request("http://127.0.0.1/mcp-connections/connections");
 } else {
@@ -66,7 +65,8 @@ if (fn === "mcp-connections") {
       import(here("../../shared/auth/jwt_verifier.ts")),
       import(here("../../shared/config/function_env.ts")),
       import(here("../../shared/db/service_client.ts")),
-      import(here("../../shared/http/logger.ts")),
+      import(here("../../shared/log/logger.ts")),
+      import(here("../../shared/mcp/mod.ts")),
     ]));
   request = new Request("http://127.0.0.1/mcp-health-check", { method: "POST" });
 }
@@ -74,7 +74,7 @@ if (fn === "mcp-connections") {
 const { loadFunctionEnv } = await import(here("../../shared/config/function_env.ts"));
 const { createJwtVerifier } = await import(here("../../shared/auth/jwt_verifier.ts"));
 const { createServiceDbClient } = await import(here("../../shared/db/service_client.ts"));
-const { createLogger } = await import(here("../../shared/http/logger.ts"));
+const { createLogger } = await import(here("../../shared/log/logger.ts"));
 let env!: ReturnType<typeof loadFunctionEnv>;
 let verifyJwt!: ReturnType<typeof createJwtVerifier>;
 let app!: App;
@@ -88,7 +88,7 @@ await step("JWT verifier (keys imported)", () => {
     jwksUrl: new URL(`${env.supabaseUrl}/auth/v1/.well-known/jwks.json`),
   });
 });
-const noProbe = () => Promise.reject(new Error("the breakdown does not probe"));
+const mcp = await import(here("../../shared/mcp/mod.ts"));
 if (fn === "mcp-connections") {
   const { createMcpConnectionsApp } = await import(here("../../functions/mcp-connections/app.ts"));
   const { serverCredentialsReader } = await import(
@@ -98,7 +98,7 @@ if (fn === "mcp-connections") {
     app = createMcpConnectionsApp({
       env,
       verifyJwt,
-      probe: noProbe,
+      probe: mcp.createProbe({ networkPolicy: mcp.networkPolicyFromEnv() }),
       readCredentials: serverCredentialsReader(
         createServiceDbClient(env.supabaseUrl, env.serviceApiKey!),
       ),
@@ -111,7 +111,7 @@ if (fn === "mcp-connections") {
     app = createHealthCheckApp({
       auth: { serviceKeys: env.serviceKeys, cronSecret: env.healthCheckSecret, verifyJwt },
       db: createServiceDbClient(env.supabaseUrl, env.serviceApiKey!),
-      probe: noProbe,
+      probe: mcp.createProbe({ networkPolicy: mcp.networkPolicyFromEnv() }),
       logger: createLogger({ function: "mcp-health-check" }),
     });
   });
@@ -120,17 +120,14 @@ await step("first request (in process, no token: 401)", async () => {
   const response = await app.fetch(request);
   await response.arrayBuffer();
 });
-if (fn === "mcp-connections") {
-  await step("not at start: the OpenAPI document (built per GET /openapi.json)", async () => {
-    const response = await app.fetch(
-      new Request("http://127.0.0.1/mcp-connections/openapi.json"),
-    );
-    await response.arrayBuffer();
-  }, false);
-}
+await step("not at start: the OpenAPI document (built per GET /openapi.json)", async () => {
+  const response = await app.fetch(new Request(`http://127.0.0.1/${fn}/openapi.json`));
+  await response.arrayBuffer();
+}, false);
 await step(
-  "not at start: the probe (shared/mcp/mod.ts, the MCP SDK: the first test, the first health check)",
-  () => import(here("../../shared/mcp/mod.ts")),
+  "not at start: the probe's implementation and the MCP SDK (the first probe)",
+  // An invalid URL: the implementation loads, then refuses it without a request.
+  () => mcp.probe("not a url").catch(() => {}),
   false,
 );
 await step(
