@@ -1,8 +1,8 @@
 /**
  * The functions' database client: `@supabase/postgrest-js`, the part of supabase-js that
  * queries PostgREST, on its own. The functions use nothing else of supabase-js (no auth
- * sessions, storage, realtime or functions clients), and importing all of it costs a cold
- * start about four times what postgrest-js alone costs (docs/benchmarks.md, cold start).
+ * sessions, storage, realtime or functions clients), and importing all of it made each cold
+ * start 35–60 ms of CPU longer than postgrest-js alone (docs/benchmarks.md, cold start).
  * The version is the one supabase-js 2.119.1 depends on; the web console and the tests
  * keep supabase-js.
  *
