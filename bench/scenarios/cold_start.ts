@@ -12,11 +12,16 @@
  * warm (as on a platform that keeps the deployed bundle), so this is module evaluation and the
  * runtime's start, not downloads.
  *
- * The routes measured do not probe: the MCP SDK and the probe load on the first `/test`
- * (a dynamic import; tests/functions/mcp-connections/lazy_probe_test.ts holds it there).
+ * The routes measured do not probe: the probe's implementation and the MCP SDK load at the
+ * first probe (`createProbe()`, a dynamic import; tests/functions/lazy_probe_test.ts holds them
+ * there). Each function runs beside its "before" (bench/cold_start/before_*.ts: supabase-js
+ * loaded and its client built at start), the health check also beside its start with the probe
+ * loaded too (before_health_check_probe.ts, as in the earlier run), and mcp-connections beside
+ * itself as one `deno bundle` file. bench/cold_start/breakdown.ts splits a start into its steps.
  */
 import { join } from "node:path";
 import { type Figure, type ScenarioResult, slowdownFigure, timeFigure } from "../figures.ts";
+import { loadAverage } from "../machine.ts";
 import { summarize } from "../stats.ts";
 import { platformEnvironment } from "../../scripts/stack/function_environment.ts";
 import { LOCAL_API_KEYS } from "../../scripts/stack/keys.ts";
@@ -25,6 +30,10 @@ import { type FunctionConfig, readProjectConfig } from "../../scripts/stack/proj
 import { functionWorkerSpawner } from "../../scripts/stack/stack.ts";
 
 const TARGET_MS = 300;
+const BEFORE_CONNECTIONS = "mcp-connections before (supabase-js at start)";
+const BEFORE_HEALTH_CHECK = "mcp-health-check before (supabase-js at start)";
+const PROBE_HEALTH_CHECK = "mcp-health-check, supabase-js and the probe at start";
+const BUNDLED_CONNECTIONS = "mcp-connections as one bundle (deno bundle)";
 const HEAP_LIMIT_MB = 256;
 const POLL_MS = 2;
 const RUN_TIMEOUT_MS = 60_000;
@@ -121,6 +130,57 @@ async function coldRun(side: Side, projectRoot: string, logFile: string): Promis
   }
 }
 
+/**
+ * The "before" sides' import map: the functions' map plus `@supabase/supabase-js` at the
+ * version deno.json pins (the web console and the tests still use it).
+ */
+export async function writeBeforeImportMap(
+  projectRoot: string,
+  functionsMap: string | undefined,
+  path: string,
+): Promise<void> {
+  const read = async (file: string) =>
+    JSON.parse(await Deno.readTextFile(file)) as { imports: Record<string, string> };
+  const map = await read(functionsMap ?? join(projectRoot, "supabase/functions/import_map.json"));
+  const root = await read(join(projectRoot, "deno.json"));
+  const supabaseJs = root.imports["@supabase/supabase-js"];
+  if (!supabaseJs) throw new Error("deno.json has no @supabase/supabase-js");
+  map.imports["@supabase/supabase-js"] = supabaseJs;
+  await Deno.writeTextFile(path, JSON.stringify(map));
+}
+
+/**
+ * mcp-connections bundled by `deno bundle` (the probe a chunk of its own, still loaded on the
+ * first test): the same code as a few files instead of a graph of some hundred modules, to
+ * show what loading them one by one costs. Returns the entry point.
+ */
+async function bundle(projectRoot: string, fn: FunctionConfig, outdir: string): Promise<string> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--no-config",
+      "--import-map",
+      fn.importMap ?? join(projectRoot, "supabase/functions/import_map.json"),
+      "--lock",
+      join(projectRoot, "deno.lock"),
+      "--frozen",
+      "--platform",
+      "deno",
+      "--code-splitting",
+      "--outdir",
+      outdir,
+      fn.entrypoint,
+    ],
+    cwd: projectRoot,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`deno bundle ${fn.name}: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return join(outdir, "index.js");
+}
+
 export async function runColdStartScenario(options: ColdStartOptions): Promise<ScenarioResult> {
   const started = performance.now();
   const say = options.progress ?? (() => {});
@@ -131,6 +191,12 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
     return fn;
   };
   const connections = functionConfig("mcp-connections");
+  const healthCheck = functionConfig("mcp-health-check");
+  const logDir = await Deno.makeTempDir({ prefix: "bench-cold-" });
+  // The "before" sides: the functions' import map plus supabase-js (deno.json's pin), which the
+  // functions imported before they built their database clients with postgrest-js alone.
+  const beforeMap = join(logDir, "import_map_before.json");
+  await writeBeforeImportMap(options.projectRoot, connections.importMap, beforeMap);
   const sides: Side[] = [
     {
       id: "hello world",
@@ -148,25 +214,53 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
       request: { method: "GET", path: "/mcp-connections/connections" },
     },
     {
-      id: "mcp-connections, probe loaded at start",
+      id: BEFORE_CONNECTIONS,
       fn: {
         ...connections,
-        entrypoint: join(options.projectRoot, "bench/cold_start/eager_probe.ts"),
+        entrypoint: join(options.projectRoot, "bench/cold_start/before_connections.ts"),
+        importMap: beforeMap,
       },
       request: { method: "GET", path: "/mcp-connections/connections" },
     },
     {
       id: "mcp-health-check",
-      fn: functionConfig("mcp-health-check"),
+      fn: healthCheck,
       request: { method: "POST", path: "/mcp-health-check" },
     },
+    {
+      id: BEFORE_HEALTH_CHECK,
+      fn: {
+        ...healthCheck,
+        entrypoint: join(options.projectRoot, "bench/cold_start/before_health_check.ts"),
+        importMap: beforeMap,
+      },
+      request: { method: "POST", path: "/mcp-health-check" },
+    },
+    {
+      id: PROBE_HEALTH_CHECK,
+      fn: {
+        ...healthCheck,
+        entrypoint: join(options.projectRoot, "bench/cold_start/before_health_check_probe.ts"),
+        importMap: beforeMap,
+      },
+      request: { method: "POST", path: "/mcp-health-check" },
+    },
+    {
+      id: BUNDLED_CONNECTIONS,
+      fn: {
+        ...connections,
+        entrypoint: await bundle(options.projectRoot, connections, join(logDir, "bundle")),
+      },
+      request: { method: "GET", path: "/mcp-connections/connections" },
+    },
   ];
-  const logDir = await Deno.makeTempDir({ prefix: "bench-cold-" });
+  const loads: number[] = [];
   const runs: Record<string, Run[]> = Object.fromEntries(sides.map((s) => [s.id, []]));
   try {
     // One start each first, not counted: the module cache and the page cache warm up.
     for (const side of sides) await coldRun(side, options.projectRoot, join(logDir, "warm.log"));
     for (let round = 0; round < options.runs; round++) {
+      loads.push((await loadAverage())[0]!);
       for (let i = 0; i < sides.length; i++) {
         const side = sides[(i + round) % sides.length]!;
         runs[side.id]!.push(
@@ -188,43 +282,68 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
     label: "bare Deno.serve hello world",
     summary: summarize(runs[hello.id]!.map((r) => r.firstAnswerMs)),
   };
-  const eager = sides[2]!;
-  const figures: Figure[] = sides.filter((side) => side !== hello && side !== eager).map((side) => {
-    const samples = runs[side.id]!;
-    const summary = summarize(samples.map((r) => r.firstAnswerMs));
-    return slowdownFigure({
-      name: `${side.id} cold start: process start to first answer ` +
-        `(${side.request.method} ${side.request.path})`,
-      project: { label: side.id, summary },
-      reference: helloSide,
-      ratioMeaning: "× the hello world's time",
-      target: `≤ ${TARGET_MS} ms`,
-      met: summary.median <= TARGET_MS,
-      notes: [
-        `listening after ${summarize(samples.map((r) => r.listeningMs)).median.toFixed(0)} ms ` +
-        `(hello world ${
-          summarize(runs[hello.id]!.map((r) => r.listeningMs)).median.toFixed(0)
-        } ms)`,
-        `CPU to first answer ${summarize(samples.map((r) => r.cpuMs)).median.toFixed(0)} ms ` +
-        `(hello world ${summarize(runs[hello.id]!.map((r) => r.cpuMs)).median.toFixed(0)} ms)`,
-        `answered ${[...new Set(samples.map((r) => r.status))].join(", ")}`,
-        `${options.runs} starts`,
-      ],
-    });
-  });
-  const lazy = sides[1]!;
   const firstAnswers = (side: Side) => summarize(runs[side.id]!.map((r) => r.firstAnswerMs));
-  const cpu = (side: Side) => summarize(runs[side.id]!.map((r) => r.cpuMs)).median.toFixed(0);
+  const cpu = (side: Side) => summarize(runs[side.id]!.map((r) => r.cpuMs)).median;
+  const helloCpu = cpu(hello);
+  const figures: Figure[] = [];
+  for (const [after, before] of [[sides[1]!, sides[2]!], [sides[3]!, sides[4]!]] as const) {
+    for (const side of [after, before]) {
+      const samples = runs[side.id]!;
+      const summary = firstAnswers(side);
+      figures.push(slowdownFigure({
+        name: `${side.id} cold start: process start to first answer ` +
+          `(${side.request.method} ${side.request.path})`,
+        project: { label: side.id, summary },
+        reference: helloSide,
+        ratioMeaning: "× the hello world's time",
+        target: `≤ ${TARGET_MS} ms`,
+        met: summary.median <= TARGET_MS,
+        notes: [
+          `beyond the hello world's start: ${
+            (summary.median - helloSide.summary.median).toFixed(0)
+          } ms`,
+          `listening after ${summarize(samples.map((r) => r.listeningMs)).median.toFixed(0)} ms ` +
+          `(hello world ${
+            summarize(runs[hello.id]!.map((r) => r.listeningMs)).median.toFixed(0)
+          } ms)`,
+          `CPU to first answer ${cpu(side).toFixed(0)} ms (hello world ${helloCpu.toFixed(0)} ms, ${
+            (cpu(side) - helloCpu).toFixed(0)
+          } ms more)`,
+          `answered ${[...new Set(samples.map((r) => r.status))].join(", ")}`,
+          `${options.runs} starts`,
+        ],
+      }));
+    }
+    figures.push(timeFigure({
+      name: `${after.id} cold start: now vs before (${before.id.replace(/^[^(]*\(|\)$/g, "")})`,
+      project: { label: `${after.id}, now`, summary: firstAnswers(after) },
+      reference: { label: before.id, summary: firstAnswers(before) },
+      target: "(informative: what the change saves)",
+      met: null,
+      notes: [`CPU to first answer ${cpu(after).toFixed(0)} ms vs ${cpu(before).toFixed(0)} ms`],
+    }));
+  }
+  const eager = sides[5]!;
   figures.push(timeFigure({
-    name: "mcp-connections cold start: the probe loaded on the first test vs at start",
-    project: {
-      label: "probe loaded on the first test (dynamic import)",
-      summary: firstAnswers(lazy),
-    },
-    reference: { label: "probe loaded at start (static import)", summary: firstAnswers(eager) },
-    target: "(informative: what the dynamic import saves)",
+    name:
+      "mcp-health-check cold start: now vs supabase-js and the probe at start (the earlier run)",
+    project: { label: "mcp-health-check, now", summary: firstAnswers(sides[3]!) },
+    reference: { label: eager.id, summary: firstAnswers(eager) },
+    target: "(informative: what loading the probe lazily and postgrest-js save together)",
     met: null,
-    notes: [`CPU to first answer ${cpu(lazy)} ms vs ${cpu(eager)} ms`],
+    notes: [`CPU to first answer ${cpu(sides[3]!).toFixed(0)} ms vs ${cpu(eager).toFixed(0)} ms`],
+  }));
+  const bundled = sides[6]!;
+  figures.push(timeFigure({
+    name: "mcp-connections cold start: one bundle vs the module graph the stack runs",
+    project: { label: bundled.id, summary: firstAnswers(bundled) },
+    reference: { label: "mcp-connections (module graph)", summary: firstAnswers(sides[1]!) },
+    target: "(informative: what loading the modules one by one costs)",
+    met: null,
+    notes: [
+      `CPU to first answer ${cpu(bundled).toFixed(0)} ms vs ${cpu(sides[1]!).toFixed(0)} ms ` +
+      `(hello world ${helloCpu.toFixed(0)} ms)`,
+    ],
   }));
   const details = [
     `${options.runs} starts per side after one uncounted start each, the sides taking turns. ` +
@@ -233,7 +352,10 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
     `and \`--v8-flags=--max-old-space-size=${HEAP_LIMIT_MB}\`, as the local stack starts a worker; ` +
     `the first request polled every ${POLL_MS} ms from the spawn.\n`,
     "The CPU column is the worker's CPU time over all its threads when it first answered " +
-    "(`/proc/<pid>/task/*/schedstat`): what the start costs, whatever else the machine runs.\n",
+    "(`/proc/<pid>/task/*/schedstat`): what the start costs, whatever else the machine runs. " +
+    `The 1-minute load average during the run: ${Math.min(...loads).toFixed(1)}–${
+      Math.max(...loads).toFixed(1)
+    } (median ${summarize(loads).median.toFixed(1)}).\n`,
     "| side | first request | first answer median (p95) | listening median | CPU median |",
     "| --- | --- | --- | --- | --- |",
     ...sides.map((side) => {
@@ -250,7 +372,7 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
     title: "Function cold start: process start to first answer, beside a bare Deno.serve",
     figures,
     details: details.join("\n"),
-    data: { runs },
+    data: { runs, loadAverages: loads },
     durationSeconds: (performance.now() - started) / 1000,
   };
 }

@@ -6,7 +6,7 @@
  * `index.ts` only builds the dependencies and serves it.
  */
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../../shared/db/db_client.ts";
 import type { MiddlewareHandler } from "hono";
 import {
   authorizeServiceCaller,
@@ -30,7 +30,7 @@ const OPENAPI_PATH = "/openapi.json";
 
 export interface HealthCheckAppDeps {
   auth: ServiceCallerSettings;
-  db: SupabaseClient;
+  db: DbClient;
   /** The deployment's probe, its network policy bound in (`createProbe`). */
   probe: Probe;
   logger: Logger;

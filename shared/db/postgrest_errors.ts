@@ -1,5 +1,5 @@
 /**
- * The one place that turns a database failure (a PostgREST error, as supabase-js
+ * The one place that turns a database failure (a PostgREST error, as postgrest-js
  * returns it) into an AppError:
  *
  *   1. the module's coded errors: its SQL functions and triggers raise every refusal
@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { AppError, ERROR_CODES, type ErrorCode } from "../errors/app_error.ts";
 
-/** The error half of a supabase-js response. */
+/** The error half of a postgrest-js (or supabase-js) response. */
 export interface PostgrestFailure {
   error: { code?: string; message: string; details?: string | null; hint?: string | null };
   status: number;

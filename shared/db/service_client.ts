@@ -4,12 +4,9 @@
  * to read a server's credentials after the caller's RLS allowed the connection
  * (`shared/domain/server_credentials.ts`); user requests use `user_client.ts`.
  */
-import { createClient, type SupabaseClient } from "@supabase/supabase-js";
-import { DB_REQUEST_TIMEOUT_MS } from "./user_client.ts";
+import { createDbClient, type DbClient } from "./db_client.ts";
 
-export function createServiceDbClient(supabaseUrl: string, serviceApiKey: string): SupabaseClient {
-  return createClient(supabaseUrl, serviceApiKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    db: { retry: false, timeout: DB_REQUEST_TIMEOUT_MS },
-  });
+export function createServiceDbClient(supabaseUrl: string, serviceApiKey: string): DbClient {
+  // As supabase-js sends it without a session: the key as apikey and as the bearer.
+  return createDbClient(supabaseUrl, { apiKey: serviceApiKey, bearer: serviceApiKey });
 }

@@ -5,7 +5,7 @@
  * goes away) the connection does not stay `testing`: a finished probe's result is
  * stored; a cancelled or crashed one puts the previous status back.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { fromPostgrest } from "../db/postgrest_errors.ts";
 import { AppError } from "../errors/app_error.ts";
 import { type Probe, ProbeOptionsError } from "../mcp/mod.ts";
@@ -36,7 +36,7 @@ export interface ConnectionTestOutcome {
 
 /** Tests a connection now. `signal` aborts when the caller goes away. */
 export async function testConnection(
-  db: SupabaseClient,
+  db: DbClient,
   id: string,
   deps: ConnectionTestDeps,
   signal?: AbortSignal,
@@ -85,7 +85,7 @@ export interface TestStart {
  * refuses with `connection_not_found`, `connection_inactive`, `mcp_server_not_running`
  * or `mcp_server_unreachable` (no URL), changing nothing.
  */
-export async function beginConnectionTest(db: SupabaseClient, id: string): Promise<TestStart> {
+export async function beginConnectionTest(db: DbClient, id: string): Promise<TestStart> {
   const { data, error, status } = await db.rpc("begin_agent_mcp_connection_test", {
     p_connection_id: id,
   }).single<
@@ -108,7 +108,7 @@ export async function beginConnectionTest(db: SupabaseClient, id: string): Promi
 
 /** Stores a test's result (or, with `result` null, undoes a cancelled test's `testing`). */
 export async function finishConnectionTest(
-  db: SupabaseClient,
+  db: DbClient,
   id: string,
   result: Record<string, unknown> | null,
   restoreStatus: TestStart["restoreStatus"],
@@ -129,7 +129,7 @@ export async function finishConnectionTest(
  * the caller, who may test again. Only a database that refuses even that leaves `testing`.
  */
 async function finish(
-  db: SupabaseClient,
+  db: DbClient,
   id: string,
   result: ConnectionTestResult | null,
   restoreStatus: "connected" | "disconnected" | "error",

@@ -5,7 +5,7 @@
  * which `fromPostgrest()` maps in one table). A row the caller may not see is "not
  * found", never "forbidden", so other users' rows are not revealed.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { AppError } from "../errors/app_error.ts";
 import { fromPostgrest, type PostgrestFailure } from "../db/postgrest_errors.ts";
 import {
@@ -24,7 +24,7 @@ import type { AdminStats, ConnectionPage, UserStats } from "../schemas/responses
 import { type UsageEvent, UsageStats } from "../schemas/usage.ts";
 import { decodeCursor, encodeCursor, type PageKey } from "./cursor.ts";
 
-type Db = SupabaseClient;
+type Db = DbClient;
 
 const TABLE = "agent_mcp_connections";
 

@@ -5,7 +5,7 @@
  * caller learns whether someone else's agent exists) and reads other users' data only as
  * k-anonymous, coarsened aggregates.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { fromPostgrest } from "../db/postgrest_errors.ts";
 import {
   type RecommendationList,
@@ -14,7 +14,7 @@ import {
 } from "../schemas/recommendations.ts";
 
 export async function recommendConnections(
-  db: SupabaseClient,
+  db: DbClient,
   agentId: string,
   limit: number,
 ): Promise<RecommendationList> {

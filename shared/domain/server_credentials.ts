@@ -9,7 +9,7 @@
  * Every read also tells the worker's token cache what it found: a server whose credentials
  * were deleted is forgotten (its tokens with it), one of another version drops its entry.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { z } from "zod";
 import { AppError } from "../errors/app_error.ts";
 import { fromPostgrest } from "../db/postgrest_errors.ts";
@@ -35,7 +35,7 @@ export type ReadServerCredentials = (serverId: string) => Promise<ServerCredenti
  * cannot read; neither says anything of the values.
  */
 export async function readServerCredentials(
-  serviceDb: SupabaseClient,
+  serviceDb: DbClient,
   serverIds: readonly string[],
   tokenCache: ServerTokenCache = serverTokenCache,
 ): Promise<Map<string, ServerCredential>> {
@@ -68,7 +68,7 @@ export async function readServerCredentials(
 
 /** A reader of one server's credentials over the service role client. */
 export function serverCredentialsReader(
-  serviceDb: SupabaseClient,
+  serviceDb: DbClient,
   tokenCache: ServerTokenCache = serverTokenCache,
 ): ReadServerCredentials {
   return async (serverId) =>

@@ -3,7 +3,7 @@
  * the report functions of the *_usage_reports.sql migration decide what the caller
  * may read (RLS for users, an admin check for the admin reports).
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { fromPostgrest } from "../db/postgrest_errors.ts";
 import {
   type ConnectionHealthSeries,
@@ -16,7 +16,7 @@ import {
   type UsageSeries,
 } from "../schemas/usage_history.ts";
 
-type Db = SupabaseClient;
+type Db = DbClient;
 type Row = Record<string, unknown>;
 
 const num = (value: unknown): number => Number(value ?? 0);

@@ -3,7 +3,7 @@
  * targets in fair order (dry runs), starting or resuming a cycle, claiming one of
  * its batches under a lease, and the one call that writes a batch's outcomes.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { z } from "zod";
 import { fromPostgrest, PG } from "../db/postgrest_errors.ts";
 import { AppError } from "../errors/app_error.ts";
@@ -42,7 +42,7 @@ export interface RankedTarget extends ProbeTarget {
 
 /** The distinct targets of the active connections the filter selects, in probing order. */
 export async function loadTargets(
-  db: SupabaseClient,
+  db: DbClient,
   filter: TargetFilter,
   caps: FairnessCaps,
 ): Promise<RankedTarget[]> {
@@ -100,7 +100,7 @@ const BeginRow = z.object({
 });
 
 /** Starts a cycle, or resumes one whose invocations died; runId null while one is live. */
-export async function beginCycle(db: SupabaseClient, options: CycleOptions): Promise<BeginOutcome> {
+export async function beginCycle(db: DbClient, options: CycleOptions): Promise<BeginOutcome> {
   const { data, error, status } = await db.rpc("begin_mcp_health_check_run", {
     p_lease_seconds: options.leaseSeconds,
     p_batch_size: options.batchSize,
@@ -170,7 +170,7 @@ export type Claim = z.infer<typeof Claim>;
 
 /** Claims the cycle's next batch under a lease; `batch` is null when none is left to claim. */
 export async function claimBatch(
-  db: SupabaseClient,
+  db: DbClient,
   runId: string,
   leaseSeconds: number,
 ): Promise<Claim> {
@@ -189,7 +189,7 @@ export async function claimBatch(
 
 /** Renews a claim's lease; false when the claim no longer holds the batch. */
 export async function extendLease(
-  db: SupabaseClient,
+  db: DbClient,
   batchId: number,
   claim: string,
 ): Promise<boolean> {
@@ -221,7 +221,7 @@ export interface BatchRecord {
 }
 
 /** Writes a batch's outcomes (a fixed number of statements in one call). */
-export async function recordBatch(db: SupabaseClient, record: BatchRecord): Promise<Recorded> {
+export async function recordBatch(db: DbClient, record: BatchRecord): Promise<Recorded> {
   const { data, error, status } = await db.rpc("record_mcp_health_check_batch", {
     p_batch_id: record.batchId,
     p_claim: record.claim,

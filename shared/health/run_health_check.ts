@@ -18,7 +18,7 @@
  * later invocation (another lane of the cycle, or the next scheduled call, which
  * resumes the cycle) claims it again. Logs only transitions, plus one summary line.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import { AppError } from "../errors/app_error.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Probe } from "../mcp/mod.ts";
@@ -49,7 +49,7 @@ import {
 import { readServerCredentials } from "../domain/server_credentials.ts";
 
 export interface HealthCheckDeps {
-  db: SupabaseClient;
+  db: DbClient;
   /** The deployment's probe, its network policy bound in (`createProbe`). */
   probe: Probe;
   logger: Logger;

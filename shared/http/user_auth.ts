@@ -4,7 +4,7 @@
  * (RLS applies). A verified token is remembered until it expires (at most a minute),
  * with its client, so a user's burst of requests is verified once.
  */
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../db/db_client.ts";
 import type { MiddlewareHandler } from "hono";
 import type { JwtVerifier } from "../auth/jwt_verifier.ts";
 import { SessionCache } from "../auth/session_cache.ts";
@@ -20,12 +20,12 @@ import type { RequestLogVariables } from "./request_log.ts";
 
 export interface UserVariables extends RequestLogVariables {
   /** A database client carrying the caller's token: PostgREST applies their RLS. */
-  db: SupabaseClient;
+  db: DbClient;
 }
 
 interface Session {
   user: SignedInUser;
-  db: SupabaseClient;
+  db: DbClient;
 }
 
 export function requireUser(

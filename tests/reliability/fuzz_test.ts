@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../../shared/db/db_client.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { createHealthCheckApp } from "../../functions/mcp-health-check/app.ts";
 import { createJwtVerifier } from "../../shared/auth/jwt_verifier.ts";
@@ -751,7 +751,7 @@ const untouchableDb = new Proxy({}, {
   get() {
     throw new Error("the health check touched the database for a bad request");
   },
-}) as SupabaseClient;
+}) as DbClient;
 
 Deno.test("fuzzed health check options get a 4xx error before any work", async () => {
   await using sql = openDb();

@@ -4,7 +4,7 @@
  * tests/functions/mcp_faults_test.ts.
  */
 import assert from "node:assert/strict";
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../../../shared/db/db_client.ts";
 import type postgres from "postgres";
 import { createJwtVerifier } from "../../../shared/auth/jwt_verifier.ts";
 import { createUserDbClient } from "../../../shared/db/user_client.ts";
@@ -251,7 +251,7 @@ Deno.test("POST /connections/:id/test never leaves testing when storing the resu
    * The caller's database client, except that every write of a result fails as PostgREST
    * reports a statement timeout (SQLSTATE 57014); the other calls reach the database.
    */
-  const timingOut = (failures: { count: number }): SupabaseClient => {
+  const timingOut = (failures: { count: number }): DbClient => {
     const db = createUserDbClient(
       { supabaseUrl: stack.url, publicApiKey: stack.anonKey },
       user.token,

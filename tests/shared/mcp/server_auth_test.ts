@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { REDACTED, redactText, secretFragments } from "../../../shared/mcp/auth/redact.ts";
 import { ServerCredentials } from "../../../shared/mcp/auth/server_credentials.ts";
-import type { SupabaseClient } from "@supabase/supabase-js";
+import type { DbClient } from "../../../shared/db/db_client.ts";
 import { exportJWK, exportPKCS8, generateKeyPair } from "jose";
 import { readServerCredentials } from "../../../shared/domain/server_credentials.ts";
 import type { ServerCredential } from "../../../shared/mcp/auth/server_credentials.ts";
@@ -189,7 +189,7 @@ Deno.test("readServerCredentials() tells the token cache what it read", async ()
         error: null,
         status: 200,
       }),
-  } as unknown as SupabaseClient;
+  } as unknown as DbClient;
   const cache = new ServerTokenCache();
   const generation = credentialGeneration({ serverId: present, version: 1, credentials });
   cache.saveToken(present, generation, "kept", 100);

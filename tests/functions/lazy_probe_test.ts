@@ -1,14 +1,15 @@
 /**
- * The mcp-connections function starts without the MCP SDK: its module graph, resolved as the
- * local stack and `supabase functions deploy` resolve it (the functions' import map, no
- * deno.json), reaches `@modelcontextprotocol/client` only through a dynamic `import()` (the
- * probe loads on the first test), so the routes that do not probe answer without loading it.
- * A structural test, read from `deno info --json`; the time it saves is measured by
+ * The functions start without the MCP SDK: their module graphs, resolved as the local stack and
+ * `supabase functions deploy` resolve them (the functions' import map, no deno.json), reach
+ * `@modelcontextprotocol/client` only through a dynamic `import()` behind `createProbe()`:
+ * mcp-connections loads the probe on the first test, mcp-health-check on the first authorized
+ * call that probes. So the routes that do not probe answer without loading it. A structural
+ * test, read from `deno info --json`; the time it saves is measured by
  * `deno task bench --only=cold`.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { projectRootFromHere } from "../../../scripts/stack/project_config.ts";
+import { projectRootFromHere } from "../../scripts/stack/project_config.ts";
 
 const root = projectRootFromHere();
 const SDK = /^npm:\/?@modelcontextprotocol\//;
@@ -77,32 +78,34 @@ function reachable(graph: ModuleGraph, options: { dynamic: boolean }): Set<strin
   return seen;
 }
 
-Deno.test("mcp-connections reaches the MCP SDK only through the probe's dynamic import", async (t) => {
-  const graph = await moduleGraph("functions/mcp-connections/index.ts");
+for (const fn of ["mcp-connections", "mcp-health-check"]) {
+  Deno.test(`${fn} reaches the MCP SDK only through the probe's dynamic import`, async (t) => {
+    const graph = await moduleGraph(`functions/${fn}/index.ts`);
 
-  await t.step("the static graph holds no @modelcontextprotocol package", () => {
-    const sdk = [...reachable(graph, { dynamic: false })].filter((s) => SDK.test(s));
-    assert.deepEqual(sdk, []);
+    await t.step("the static graph holds no @modelcontextprotocol package", () => {
+      const sdk = [...reachable(graph, { dynamic: false })].filter((s) => SDK.test(s));
+      assert.deepEqual(sdk, []);
+    });
+
+    await t.step("nor the probe's modules (shared/mcp/probe.ts, transports.ts)", () => {
+      const statics = reachable(graph, { dynamic: false });
+      // shared/mcp/mod.ts itself is light (types, the network policy, createProbe) and static.
+      for (const file of ["shared/mcp/probe.ts", "shared/mcp/transports.ts"]) {
+        const url = new URL(file, `file://${root}/`).href;
+        assert.equal(statics.has(url), false, `${file} is imported statically`);
+      }
+    });
+
+    await t.step(
+      "with the dynamic import, the SDK is in the graph (and in the deployed bundle)",
+      () => {
+        const all = [...reachable(graph, { dynamic: true })];
+        assert.ok(all.some((s) => SDK.test(s)), "the graph lost the probe altogether");
+        assert.ok(
+          all.includes(new URL("shared/mcp/probe.ts", `file://${root}/`).href),
+          "the probe's implementation is not in the graph",
+        );
+      },
+    );
   });
-
-  await t.step("nor the probe's modules (shared/mcp/probe.ts, transports.ts)", () => {
-    const statics = reachable(graph, { dynamic: false });
-    // shared/mcp/mod.ts itself is light (types, the network policy, createProbe) and static.
-    for (const file of ["shared/mcp/probe.ts", "shared/mcp/transports.ts"]) {
-      const url = new URL(file, `file://${root}/`).href;
-      assert.equal(statics.has(url), false, `${file} is imported statically`);
-    }
-  });
-
-  await t.step(
-    "with the dynamic import, the SDK is in the graph (and in the deployed bundle)",
-    () => {
-      const all = [...reachable(graph, { dynamic: true })];
-      assert.ok(all.some((s) => SDK.test(s)), "the graph lost the probe altogether");
-      assert.ok(
-        all.includes(new URL("shared/mcp/probe.ts", `file://${root}/`).href),
-        "the probe's implementation is not in the graph",
-      );
-    },
-  );
-});
+}

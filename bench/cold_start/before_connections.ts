@@ -1,0 +1,13 @@
+/**
+ * The cold start's "before" for mcp-connections: the function as it is, plus what its start did
+ * before it built its database clients with postgrest-js alone: supabase-js loaded, and the
+ * service client (server credentials) built with it. Run with the functions' import map plus
+ * supabase-js (bench/scenarios/cold_start.ts writes it).
+ */
+import { createClient } from "@supabase/supabase-js";
+import "../../functions/mcp-connections/index.ts";
+
+createClient(Deno.env.get("SUPABASE_URL")!, Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")!, {
+  auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  db: { retry: false, timeout: 10_000 },
+});
