@@ -1,8 +1,8 @@
 /**
  * Where a function's cold start goes: runs bench/cold_start/breakdown_child.ts in fresh worker
  * processes (the flags and environment of function_host.ts's workers, without the host) and
- * prints each step's median wall and CPU time, with the machine's load average. The import map
- * is the functions' own plus supabase-js (for the last step only).
+ * prints each step's median wall and CPU time, with the machine's load average, with the
+ * functions' own import map.
  *
  *     deno run -A bench/cold_start/breakdown.ts [--runs=10]
  *
@@ -15,7 +15,6 @@ import { parseArgs } from "node:util";
 import { platformEnvironment } from "../../scripts/stack/function_environment.ts";
 import { LOCAL_API_KEYS } from "../../scripts/stack/keys.ts";
 import { projectRootFromHere } from "../../scripts/stack/project_config.ts";
-import { writeBeforeImportMap } from "../scenarios/cold_start.ts";
 import { loadAverage } from "../machine.ts";
 import { summarize } from "../stats.ts";
 
@@ -35,9 +34,7 @@ const env = platformEnvironment({
   keys: LOCAL_API_KEYS,
 });
 
-// The functions' import map plus supabase-js, for the last step.
-const importMap = await Deno.makeTempFile({ suffix: ".json" });
-await writeBeforeImportMap(root, undefined, importMap);
+const importMap = join(root, "supabase/functions/import_map.json");
 
 async function once(fn: string): Promise<Step[]> {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -102,4 +99,3 @@ for (const fn of functions) {
   }
   say(`| the start: sum of its medians | ${wall.toFixed(0)} ms | ${cpu.toFixed(0)} ms |`);
 }
-await Deno.remove(importMap);

@@ -6,8 +6,7 @@
  * threads) goes to stdout as one JSON object. A package's step is what it adds to the packages
  * before it. The first step is the runtime's own start, to the first line of this module.
  *
- * The last step loads all of supabase-js (the functions used it before postgrest-js alone): what
- * it would add. Run with the functions' import map plus supabase-js.
+ * Run with the functions' import map.
  *
  * Args: the function's name (mcp-connections | mcp-health-check).
  */
@@ -42,7 +41,7 @@ await step("hono (and hono/cors)", () => Promise.all([import("hono"), import("ho
 await step("zod", () => import("zod"));
 await step("@hono/zod-openapi (beyond hono, zod)", () => import("@hono/zod-openapi"));
 await step("jose", () => import("jose"));
-await step("database client (@supabase/postgrest-js)", () => import(db));
+await step("database client (@supabase/supabase-js)", () => import(db));
 
 type App = { fetch: (request: Request) => Response | Promise<Response> };
 let request: Request;
@@ -128,11 +127,6 @@ await step(
   "not at start: the probe's implementation and the MCP SDK (the first probe)",
   // An invalid URL: the implementation loads, then refuses it without a request.
   () => mcp.probe("not a url").catch(() => {}),
-  false,
-);
-await step(
-  "not at start: all of @supabase/supabase-js, beyond the above (what it would add)",
-  () => import("@supabase/supabase-js"),
   false,
 );
 // deno-lint-ignore no-console

@@ -14,10 +14,9 @@
  *
  * The routes measured do not probe: the probe's implementation and the MCP SDK load at the
  * first probe (`createProbe()`, a dynamic import; tests/functions/lazy_probe_test.ts holds them
- * there). Each function runs beside its "before" (bench/cold_start/before_*.ts: supabase-js
- * loaded and its client built at start), the health check also beside its start with the probe
- * loaded too (before_health_check_probe.ts, as in the earlier run), and mcp-connections beside
- * itself as one `deno bundle` file. bench/cold_start/breakdown.ts splits a start into its steps.
+ * there). The health check also runs beside its start with the probe loaded at start
+ * (health_check_probe_at_start.ts, as before issue 14), and mcp-connections beside itself as one
+ * `deno bundle` file. bench/cold_start/breakdown.ts splits a start into its steps.
  */
 import { join } from "node:path";
 import { type Figure, type ScenarioResult, slowdownFigure, timeFigure } from "../figures.ts";
@@ -30,9 +29,7 @@ import { type FunctionConfig, readProjectConfig } from "../../scripts/stack/proj
 import { functionWorkerSpawner } from "../../scripts/stack/stack.ts";
 
 const TARGET_MS = 300;
-const BEFORE_CONNECTIONS = "mcp-connections before (supabase-js at start)";
-const BEFORE_HEALTH_CHECK = "mcp-health-check before (supabase-js at start)";
-const PROBE_HEALTH_CHECK = "mcp-health-check, supabase-js and the probe at start";
+const PROBE_HEALTH_CHECK = "mcp-health-check, the probe at start";
 const BUNDLED_CONNECTIONS = "mcp-connections as one bundle (deno bundle)";
 const HEAP_LIMIT_MB = 256;
 const POLL_MS = 2;
@@ -131,25 +128,6 @@ async function coldRun(side: Side, projectRoot: string, logFile: string): Promis
 }
 
 /**
- * The "before" sides' import map: the functions' map plus `@supabase/supabase-js` at the
- * version deno.json pins (the web console and the tests still use it).
- */
-export async function writeBeforeImportMap(
-  projectRoot: string,
-  functionsMap: string | undefined,
-  path: string,
-): Promise<void> {
-  const read = async (file: string) =>
-    JSON.parse(await Deno.readTextFile(file)) as { imports: Record<string, string> };
-  const map = await read(functionsMap ?? join(projectRoot, "supabase/functions/import_map.json"));
-  const root = await read(join(projectRoot, "deno.json"));
-  const supabaseJs = root.imports["@supabase/supabase-js"];
-  if (!supabaseJs) throw new Error("deno.json has no @supabase/supabase-js");
-  map.imports["@supabase/supabase-js"] = supabaseJs;
-  await Deno.writeTextFile(path, JSON.stringify(map));
-}
-
-/**
  * mcp-connections bundled by `deno bundle` (the probe a chunk of its own, still loaded on the
  * first test): the same code as a few files instead of a graph of some hundred modules, to
  * show what loading them one by one costs. Returns the entry point.
@@ -193,10 +171,6 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
   const connections = functionConfig("mcp-connections");
   const healthCheck = functionConfig("mcp-health-check");
   const logDir = await Deno.makeTempDir({ prefix: "bench-cold-" });
-  // The "before" sides: the functions' import map plus supabase-js (deno.json's pin), which the
-  // functions imported before they built their database clients with postgrest-js alone.
-  const beforeMap = join(logDir, "import_map_before.json");
-  await writeBeforeImportMap(options.projectRoot, connections.importMap, beforeMap);
   const sides: Side[] = [
     {
       id: "hello world",
@@ -214,34 +188,15 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
       request: { method: "GET", path: "/mcp-connections/connections" },
     },
     {
-      id: BEFORE_CONNECTIONS,
-      fn: {
-        ...connections,
-        entrypoint: join(options.projectRoot, "bench/cold_start/before_connections.ts"),
-        importMap: beforeMap,
-      },
-      request: { method: "GET", path: "/mcp-connections/connections" },
-    },
-    {
       id: "mcp-health-check",
       fn: healthCheck,
-      request: { method: "POST", path: "/mcp-health-check" },
-    },
-    {
-      id: BEFORE_HEALTH_CHECK,
-      fn: {
-        ...healthCheck,
-        entrypoint: join(options.projectRoot, "bench/cold_start/before_health_check.ts"),
-        importMap: beforeMap,
-      },
       request: { method: "POST", path: "/mcp-health-check" },
     },
     {
       id: PROBE_HEALTH_CHECK,
       fn: {
         ...healthCheck,
-        entrypoint: join(options.projectRoot, "bench/cold_start/before_health_check_probe.ts"),
-        importMap: beforeMap,
+        entrypoint: join(options.projectRoot, "bench/cold_start/health_check_probe_at_start.ts"),
       },
       request: { method: "POST", path: "/mcp-health-check" },
     },
@@ -286,54 +241,43 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
   const cpu = (side: Side) => summarize(runs[side.id]!.map((r) => r.cpuMs)).median;
   const helloCpu = cpu(hello);
   const figures: Figure[] = [];
-  for (const [after, before] of [[sides[1]!, sides[2]!], [sides[3]!, sides[4]!]] as const) {
-    for (const side of [after, before]) {
-      const samples = runs[side.id]!;
-      const summary = firstAnswers(side);
-      figures.push(slowdownFigure({
-        name: `${side.id} cold start: process start to first answer ` +
-          `(${side.request.method} ${side.request.path})`,
-        project: { label: side.id, summary },
-        reference: helloSide,
-        ratioMeaning: "× the hello world's time",
-        target: `≤ ${TARGET_MS} ms`,
-        met: summary.median <= TARGET_MS,
-        notes: [
-          `beyond the hello world's start: ${
-            (summary.median - helloSide.summary.median).toFixed(0)
-          } ms`,
-          `listening after ${summarize(samples.map((r) => r.listeningMs)).median.toFixed(0)} ms ` +
-          `(hello world ${
-            summarize(runs[hello.id]!.map((r) => r.listeningMs)).median.toFixed(0)
-          } ms)`,
-          `CPU to first answer ${cpu(side).toFixed(0)} ms (hello world ${helloCpu.toFixed(0)} ms, ${
-            (cpu(side) - helloCpu).toFixed(0)
-          } ms more)`,
-          `answered ${[...new Set(samples.map((r) => r.status))].join(", ")}`,
-          `${options.runs} starts`,
-        ],
-      }));
-    }
-    figures.push(timeFigure({
-      name: `${after.id} cold start: now vs before (${before.id.replace(/^[^(]*\(|\)$/g, "")})`,
-      project: { label: `${after.id}, now`, summary: firstAnswers(after) },
-      reference: { label: before.id, summary: firstAnswers(before) },
-      target: "(informative: what the change saves)",
-      met: null,
-      notes: [`CPU to first answer ${cpu(after).toFixed(0)} ms vs ${cpu(before).toFixed(0)} ms`],
+  for (const side of [sides[1]!, sides[2]!]) {
+    const samples = runs[side.id]!;
+    const summary = firstAnswers(side);
+    figures.push(slowdownFigure({
+      name: `${side.id} cold start: process start to first answer ` +
+        `(${side.request.method} ${side.request.path})`,
+      project: { label: side.id, summary },
+      reference: helloSide,
+      ratioMeaning: "× the hello world's time",
+      target: `≤ ${TARGET_MS} ms`,
+      met: summary.median <= TARGET_MS,
+      notes: [
+        `beyond the hello world's start: ${
+          (summary.median - helloSide.summary.median).toFixed(0)
+        } ms`,
+        `listening after ${summarize(samples.map((r) => r.listeningMs)).median.toFixed(0)} ms ` +
+        `(hello world ${
+          summarize(runs[hello.id]!.map((r) => r.listeningMs)).median.toFixed(0)
+        } ms)`,
+        `CPU to first answer ${cpu(side).toFixed(0)} ms (hello world ${helloCpu.toFixed(0)} ms, ${
+          (cpu(side) - helloCpu).toFixed(0)
+        } ms more)`,
+        `answered ${[...new Set(samples.map((r) => r.status))].join(", ")}`,
+        `${options.runs} starts`,
+      ],
     }));
   }
-  const eager = sides[5]!;
+  const eager = sides[3]!;
   figures.push(timeFigure({
-    name:
-      "mcp-health-check cold start: now vs supabase-js and the probe at start (the earlier run)",
-    project: { label: "mcp-health-check, now", summary: firstAnswers(sides[3]!) },
+    name: "mcp-health-check cold start: now vs the probe at start (before issue 14)",
+    project: { label: "mcp-health-check, now", summary: firstAnswers(sides[2]!) },
     reference: { label: eager.id, summary: firstAnswers(eager) },
-    target: "(informative: what loading the probe lazily and postgrest-js save together)",
+    target: "(informative: what loading the probe at its first use saves)",
     met: null,
-    notes: [`CPU to first answer ${cpu(sides[3]!).toFixed(0)} ms vs ${cpu(eager).toFixed(0)} ms`],
+    notes: [`CPU to first answer ${cpu(sides[2]!).toFixed(0)} ms vs ${cpu(eager).toFixed(0)} ms`],
   }));
-  const bundled = sides[6]!;
+  const bundled = sides[4]!;
   figures.push(timeFigure({
     name: "mcp-connections cold start: one bundle vs the module graph the stack runs",
     project: { label: bundled.id, summary: firstAnswers(bundled) },

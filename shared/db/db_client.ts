@@ -1,19 +1,17 @@
 /**
- * The functions' database client: `@supabase/postgrest-js`, the part of supabase-js that
- * queries PostgREST, on its own. The functions use nothing else of supabase-js (no auth
- * sessions, storage, realtime or functions clients), and importing all of it made each cold
- * start 35–60 ms of CPU longer than postgrest-js alone (docs/benchmarks.md, cold start).
- * The version is the one supabase-js 2.119.1 depends on; the web console and the tests
- * keep supabase-js.
+ * The functions' database client: supabase-js (DESIGN.md §1), used for its PostgREST client
+ * only. Each request carries the caller's access token as the bearer and the public key as
+ * `apikey` (a user's request), or the service key as both (the service client), so PostgREST
+ * runs the query as that role and RLS decides. Failures are PostgrestError values, mapped in
+ * `postgrest_errors.ts`.
  *
- * Each request carries what supabase-js sends to PostgREST: `apikey` (the anon, publishable
- * or service key) and `Authorization: Bearer <token>` (the caller's access token, or the
- * service key itself), so PostgREST runs the query as that role and RLS applies as before.
- * Failures are the same PostgrestError values, mapped in `postgrest_errors.ts`.
+ * Measured and not taken: `@supabase/postgrest-js` alone (the part of supabase-js the functions
+ * use) starts each function 35–60 ms of CPU sooner (docs/benchmarks.md, cold start); the design
+ * names supabase-js, and this module is the one place to change if that is revisited.
  */
-import { PostgrestClient } from "@supabase/postgrest-js";
+import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 
-export type DbClient = PostgrestClient;
+export type DbClient = SupabaseClient;
 
 /**
  * Milliseconds one PostgREST call may take. Fails fast (database_timeout) instead of
@@ -21,16 +19,16 @@ export type DbClient = PostgrestClient;
  */
 export const DB_REQUEST_TIMEOUT_MS = 10_000;
 
-/** A PostgREST client of the project's `public` schema, as `bearer` with `apiKey`. */
+/** A client of the project's `public` schema, as `bearer` with `apiKey`. */
 export function createDbClient(
   supabaseUrl: string,
   credentials: { apiKey: string; bearer: string },
 ): DbClient {
-  return new PostgrestClient(`${supabaseUrl.replace(/\/+$/, "")}/rest/v1`, {
-    headers: { apikey: credentials.apiKey, authorization: `Bearer ${credentials.bearer}` },
-    schema: "public",
+  return createClient(supabaseUrl, credentials.apiKey, {
+    // The token is given, not a session: supabase-js then builds no auth client and does not
+    // look a session up before every request.
+    accessToken: () => Promise.resolve(credentials.bearer),
     // No retries: an outage answers 503 at once, and writes are never replayed.
-    retry: false,
-    timeout: DB_REQUEST_TIMEOUT_MS,
+    db: { schema: "public", retry: false, timeout: DB_REQUEST_TIMEOUT_MS },
   });
 }

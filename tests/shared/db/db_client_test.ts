@@ -1,5 +1,5 @@
 /**
- * The functions' database clients (postgrest-js alone, shared/db/db_client.ts) send PostgREST
+ * The functions' database clients (shared/db/db_client.ts) send PostgREST
  * what supabase-js sent for the same client: the caller's token as the bearer and the public key
  * as `apikey` (a user's request), the service key as both (the service client), the `public`
  * schema, and they return PostgREST's errors as the same values `fromPostgrest()` maps.
