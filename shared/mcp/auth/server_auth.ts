@@ -13,6 +13,8 @@
  *   `discoverOAuthServerInfo`) unless it ran before, drops the refused token and gets a new one
  *   (the SDK's `fetchToken` with its `ClientCredentialsProvider` or `PrivateKeyJwtProvider`,
  *   with the RFC 8707 `resource`). A user's `Authorization` custom header is dropped.
+ *   A private key is read once per probe, before any token request, as a JWK of its algorithm
+ *   (`signing_key.ts`): a key that does not fit is refused without contacting anyone.
  *
  * Every request, to the authorization server too, goes through the probe's guarded fetch: the
  * same network policy, body bounds and deadline as the MCP server's. Tokens are cached per
@@ -38,6 +40,7 @@ import type { AuthKind, ProbeAuth } from "../../schemas/test_result.ts";
 import type { GuardedFetch } from "../guarded_fetch.ts";
 import { NetworkRefusal } from "../probe_errors.ts";
 import type { OAuthClientCredentials, ServerCredential } from "./server_credentials.ts";
+import { signingKey } from "./signing_key.ts";
 import {
   credentialGeneration,
   type OAuthDiscovery,
@@ -134,6 +137,10 @@ class OAuthServerAuth implements ServerAuth {
   readonly #cache: ServerTokenCache;
   readonly #tokensSeen = new Set<string>();
   #tokenRequests = 0;
+  /** The private key as a JWK (read on first use), with its private members. */
+  #signingKey: Promise<{ jwk: Record<string, unknown>; secrets: readonly string[] }> | null = null;
+  /** The private members of the key as read: they differ from a PEM key's text. */
+  #keySecrets: readonly string[] = [];
   /** The authorization server step the current transport try waits on or failed in. */
   #pendingStep: string | null = null;
 
@@ -195,6 +202,7 @@ class OAuthServerAuth implements ServerAuth {
     return [
       ...(clientSecret === undefined ? [] : [clientSecret]),
       ...(privateKey === undefined ? [] : [privateKey]),
+      ...this.#keySecrets,
       ...this.#tokensSeen,
     ];
   }
@@ -326,6 +334,7 @@ class OAuthServerAuth implements ServerAuth {
 
   /** The client credentials grant at the discovered token endpoint. */
   async #requestToken(discovery: OAuthDiscovery, fetch: GuardedFetch): Promise<TokenGrant> {
+    const provider = await this.#provider(discovery);
     this.#tokenRequests++;
     let status: number | undefined;
     // The token endpoint's status, for the result (its body is the SDK's to read).
@@ -337,7 +346,7 @@ class OAuthServerAuth implements ServerAuth {
     const endpoint = describeUrl(discovery.metadata.token_endpoint);
     let tokens;
     try {
-      tokens = await fetchToken(this.#provider(discovery), discovery.authorizationServerUrl, {
+      tokens = await fetchToken(provider, discovery.authorizationServerUrl, {
         metadata: discovery.metadata,
         resource: discovery.resource,
         scope: discovery.scope,
@@ -349,17 +358,25 @@ class OAuthServerAuth implements ServerAuth {
     return { accessToken: tokens.access_token, expiresInSeconds: tokens.expires_in };
   }
 
-  #provider(discovery: OAuthDiscovery): OAuthClientProvider {
+  async #provider(discovery: OAuthDiscovery): Promise<OAuthClientProvider> {
     const { clientId, clientSecret, privateKey, signingAlgorithm } = this.#credentials;
     const issuer = typeof discovery.metadata.issuer === "string"
       ? discovery.metadata.issuer
       : discovery.authorizationServerUrl;
     if (privateKey !== undefined && signingAlgorithm !== undefined) {
+      this.#signingKey ??= signingKey(privateKey, signingAlgorithm).then((key) => {
+        if (!key.ok) {
+          throw new CredentialError(
+            `the private key is not a usable ${signingAlgorithm} signing key: ${key.reason}`,
+          );
+        }
+        this.#keySecrets = key.secrets;
+        return key;
+      });
+      const { jwk } = await this.#signingKey;
       return new PrivateKeyJwtProvider({
         clientId,
-        privateKey: privateKey.trimStart().startsWith("{")
-          ? JSON.parse(privateKey) as Record<string, unknown>
-          : privateKey,
+        privateKey: jwk,
         algorithm: signingAlgorithm,
         expectedIssuer: issuer,
         ...(discovery.scope === undefined ? {} : { scope: discovery.scope }),

@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { exportJWK, exportPKCS8, generateKeyPair } from "jose";
-import type { ServerCredential } from "../../../shared/mcp/auth/server_credentials.ts";
+import { createServerAuth } from "../../../shared/mcp/auth/server_auth.ts";
+import {
+  type ServerCredential,
+  SIGNING_ALGORITHMS,
+} from "../../../shared/mcp/auth/server_credentials.ts";
 import { ServerTokenCache } from "../../../shared/mcp/auth/token_cache.ts";
 import { startBearerServer, startOAuthServers } from "../../_support/mcp_auth_servers.ts";
 import { assertFailure, assertSuccess, probeLocal } from "./_probe_helpers.ts";
@@ -261,6 +265,138 @@ Deno.test("probe() with private_key_jwt (RFC 7523 client assertions)", async (t)
     assertFailure(result, "auth", 401);
     assert.equal(result.error?.stage, "token_endpoint");
     assert.match(oauth.lastRefusal() ?? "", /^assertion refused: /);
+  });
+});
+
+type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+/** The strings of a private key that must never leave the probe: PEM body lines, JWK members. */
+function keyMaterial(pem: string, jwk: Record<string, unknown>): string[] {
+  const lines = pem.split("\n").filter((line) => line !== "" && !line.startsWith("-----"));
+  const members = ["d", "p", "q", "dp", "dq", "qi"]
+    .map((name) => jwk[name])
+    .filter((value): value is string => typeof value === "string");
+  return [...lines, ...members];
+}
+
+Deno.test("probe() with private_key_jwt: every signing algorithm, PEM or JWK", async (t) => {
+  for (const algorithm of SIGNING_ALGORITHMS) {
+    const registered = await generateKeyPair(algorithm, { extractable: true });
+    const pem = await exportPKCS8(registered.privateKey);
+    const jwk = await exportJWK(registered.privateKey);
+    await using oauth = startOAuthServers({ clientPublicKey: registered.publicKey });
+    const cache = new ServerTokenCache();
+    const credential = (
+      privateKey: string,
+      version: number,
+      tokenEndpoint?: string,
+    ): ServerCredential => ({
+      serverId: SERVER_ID,
+      version,
+      credentials: {
+        kind: "oauth_client_credentials",
+        clientId: oauth.clientId,
+        privateKey,
+        signingAlgorithm: algorithm,
+        ...(tokenEndpoint === undefined ? {} : { tokenEndpoint }),
+      },
+    });
+    const forms = [["PEM", pem], ["JWK", JSON.stringify(jwk)]] as const;
+    for (const [version, [form, privateKey]] of forms.entries()) {
+      await t.step(`${algorithm}, ${form}: connected`, async () => {
+        const { result } = await probeLocal(oauth.url, {
+          credentials: credential(privateKey, version + 1),
+          tokenCache: cache,
+          retryAttempts: 0,
+        });
+        assertSuccess(result);
+        assert.deepEqual(result.auth, { kind: "oauth_client_credentials", tokenRequests: 1 });
+        assert.equal(oauth.lastRefusal(), null);
+      });
+    }
+    await t.step(`${algorithm}, PEM: the key's JWK private members are secrets too`, async () => {
+      const auth = createServerAuth(
+        credential(pem, 9, oauth.tokenEndpoint),
+        new URL(oauth.url),
+        new ServerTokenCache(),
+      );
+      const token = await auth.authProvider((input, init) => fetch(input, init))?.token();
+      assert.ok(token !== undefined);
+      const secrets = auth.secrets();
+      for (const piece of keyMaterial(pem, jwk)) {
+        assert.ok(secrets.some((secret) => secret.includes(piece)), `${piece} is no secret`);
+      }
+    });
+  }
+});
+
+Deno.test("probe() with private_key_jwt: a key that does not fit its algorithm", async (t) => {
+  await using oauth = startOAuthServers();
+  const cases: [string, SigningAlgorithm, SigningAlgorithm, "PEM" | "JWK"][] = [
+    ["an ES256 key named EdDSA", "ES256", "EdDSA", "PEM"],
+    ["an Ed25519 key named ES256", "EdDSA", "ES256", "PEM"],
+    ["an ES256 key named ES384", "ES256", "ES384", "JWK"],
+    ["an ES256 key named ES512", "ES256", "ES512", "PEM"],
+    ["an RSA key named ES512", "RS256", "ES512", "JWK"],
+    ["an EC key named PS256", "ES384", "PS256", "PEM"],
+    ["an Ed25519 JWK named RS256", "EdDSA", "RS256", "JWK"],
+  ];
+  for (const [index, [name, keyAlgorithm, signingAlgorithm, form]] of cases.entries()) {
+    await t.step(`${name} (${form}): auth, token_endpoint, no key material`, async () => {
+      const { privateKey } = await generateKeyPair(keyAlgorithm, { extractable: true });
+      const pem = await exportPKCS8(privateKey);
+      const jwk = await exportJWK(privateKey);
+      const before = oauth.tokenRequests();
+      const { result } = await probeLocal(oauth.url, {
+        credentials: {
+          serverId: SERVER_ID,
+          version: index + 1,
+          credentials: {
+            kind: "oauth_client_credentials",
+            clientId: oauth.clientId,
+            privateKey: form === "PEM" ? pem : JSON.stringify(jwk),
+            signingAlgorithm,
+          },
+        },
+        tokenCache: new ServerTokenCache(),
+        retryAttempts: 0,
+      });
+      assertFailure(result, "auth");
+      assert.equal(result.error?.stage, "token_endpoint");
+      assert.match(
+        result.error?.message ?? "",
+        new RegExp(`the private key is not a usable ${signingAlgorithm} signing key`),
+      );
+      // Refused before anything is sent: the key is the administrator's to fix.
+      assert.equal(oauth.tokenRequests(), before);
+      const text = JSON.stringify(result);
+      for (const piece of keyMaterial(pem, jwk)) assert.ok(!text.includes(piece), text);
+    });
+  }
+  await t.step("not a key at all: the same, quoting nothing", async () => {
+    for (
+      const [index, privateKey] of ["not a key", '{"kty":"OKP","crv":"Ed25519"']
+        .entries()
+    ) {
+      const { result } = await probeLocal(oauth.url, {
+        credentials: {
+          serverId: SERVER_ID,
+          version: 100 + index,
+          credentials: {
+            kind: "oauth_client_credentials",
+            clientId: oauth.clientId,
+            privateKey,
+            signingAlgorithm: "EdDSA",
+          },
+        },
+        tokenCache: new ServerTokenCache(),
+        retryAttempts: 0,
+      });
+      assertFailure(result, "auth");
+      assert.equal(result.error?.stage, "token_endpoint");
+      assert.match(result.error?.message ?? "", /not a usable EdDSA signing key/);
+      assert.ok(!JSON.stringify(result).includes(privateKey));
+    }
   });
 });
 
