@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { exportJWK, exportPKCS8, generateKeyPair } from "jose";
 import { createServerAuth } from "../../../shared/mcp/auth/server_auth.ts";
 import {
+  type OAuthClientCredentials,
   type ServerCredential,
   SIGNING_ALGORITHMS,
 } from "../../../shared/mcp/auth/server_credentials.ts";
@@ -18,6 +19,17 @@ const SERVER_ID = "11111111-1111-4111-8111-111111111111";
 
 function headerCredential(headers: Record<string, string>, version = 1): ServerCredential {
   return { serverId: SERVER_ID, version, credentials: { kind: "headers", headers } };
+}
+
+function oauthCredential(
+  fields: Omit<OAuthClientCredentials, "kind">,
+  version = 1,
+): ServerCredential {
+  return {
+    serverId: SERVER_ID,
+    version,
+    credentials: { kind: "oauth_client_credentials", ...fields },
+  };
 }
 
 Deno.test("probe() with static header credentials", async (t) => {
@@ -77,16 +89,11 @@ Deno.test("probe() with static header credentials", async (t) => {
 Deno.test("probe() with OAuth client credentials", async (t) => {
   await using oauth = startOAuthServers({ expiresIn: 2 });
   const cache = new ServerTokenCache();
-  const credential = (overrides: Record<string, string> = {}, version = 1): ServerCredential => ({
-    serverId: SERVER_ID,
-    version,
-    credentials: {
-      kind: "oauth_client_credentials",
-      clientId: oauth.clientId,
-      clientSecret: oauth.clientSecret,
-      ...overrides,
-    },
-  });
+  const credential = (overrides: Record<string, string> = {}, version = 1): ServerCredential =>
+    oauthCredential(
+      { clientId: oauth.clientId, clientSecret: oauth.clientSecret, ...overrides },
+      version,
+    );
   const probeWith = (c: ServerCredential) =>
     probeLocal(oauth.url, { credentials: c, tokenCache: cache, retryAttempts: 0 });
 
@@ -154,17 +161,12 @@ Deno.test("probe() with OAuth client credentials", async (t) => {
 Deno.test("probe() refuses a token endpoint the network policy does not admit", async () => {
   await using oauth = startOAuthServers();
   const { result } = await probeLocal(oauth.url, {
-    credentials: {
-      serverId: SERVER_ID,
-      version: 1,
-      credentials: {
-        kind: "oauth_client_credentials",
-        clientId: oauth.clientId,
-        clientSecret: oauth.clientSecret,
-        // The cloud metadata address: the network policy never admits it.
-        tokenEndpoint: "https://169.254.169.254/token",
-      },
-    },
+    credentials: oauthCredential({
+      clientId: oauth.clientId,
+      clientSecret: oauth.clientSecret,
+      // The cloud metadata address: the network policy never admits it.
+      tokenEndpoint: "https://169.254.169.254/token",
+    }),
     tokenCache: new ServerTokenCache(),
     retryAttempts: 0,
   });
@@ -176,16 +178,11 @@ Deno.test("probe() refuses a token endpoint the network policy does not admit", 
 Deno.test("probe() sends no client credentials to a token endpoint that is not https", async () => {
   await using oauth = startOAuthServers();
   const { result } = await probeLocal(oauth.url, {
-    credentials: {
-      serverId: SERVER_ID,
-      version: 1,
-      credentials: {
-        kind: "oauth_client_credentials",
-        clientId: oauth.clientId,
-        clientSecret: oauth.clientSecret,
-        tokenEndpoint: "http://mcp-auth.example.com/token",
-      },
-    },
+    credentials: oauthCredential({
+      clientId: oauth.clientId,
+      clientSecret: oauth.clientSecret,
+      tokenEndpoint: "http://mcp-auth.example.com/token",
+    }),
     tokenCache: new ServerTokenCache(),
     retryAttempts: 0,
   });
@@ -213,16 +210,8 @@ Deno.test("probe() with private_key_jwt (RFC 7523 client assertions)", async (t)
     privateKey: string,
     version: number,
     signingAlgorithm: "ES256" | "RS256" = "ES256",
-  ): ServerCredential => ({
-    serverId: SERVER_ID,
-    version,
-    credentials: {
-      kind: "oauth_client_credentials",
-      clientId: oauth.clientId,
-      privateKey,
-      signingAlgorithm,
-    },
-  });
+  ): ServerCredential =>
+    oauthCredential({ clientId: oauth.clientId, privateKey, signingAlgorithm }, version);
   const probeWith = (c: ServerCredential) =>
     probeLocal(oauth.url, { credentials: c, tokenCache: cache, retryAttempts: 0 });
   const pem = await exportPKCS8(registered.privateKey);
@@ -290,17 +279,13 @@ Deno.test("probe() with private_key_jwt: every signing algorithm, PEM or JWK", a
       privateKey: string,
       version: number,
       tokenEndpoint?: string,
-    ): ServerCredential => ({
-      serverId: SERVER_ID,
-      version,
-      credentials: {
-        kind: "oauth_client_credentials",
+    ): ServerCredential =>
+      oauthCredential({
         clientId: oauth.clientId,
         privateKey,
         signingAlgorithm: algorithm,
         ...(tokenEndpoint === undefined ? {} : { tokenEndpoint }),
-      },
-    });
+      }, version);
     const forms = [["PEM", pem], ["JWK", JSON.stringify(jwk)]] as const;
     for (const [version, [form, privateKey]] of forms.entries()) {
       await t.step(`${algorithm}, ${form}: connected`, async () => {
@@ -348,16 +333,11 @@ Deno.test("probe() with private_key_jwt: a key that does not fit its algorithm",
       const jwk = await exportJWK(privateKey);
       const before = oauth.tokenRequests();
       const { result } = await probeLocal(oauth.url, {
-        credentials: {
-          serverId: SERVER_ID,
-          version: index + 1,
-          credentials: {
-            kind: "oauth_client_credentials",
-            clientId: oauth.clientId,
-            privateKey: form === "PEM" ? pem : JSON.stringify(jwk),
-            signingAlgorithm,
-          },
-        },
+        credentials: oauthCredential({
+          clientId: oauth.clientId,
+          privateKey: form === "PEM" ? pem : JSON.stringify(jwk),
+          signingAlgorithm,
+        }, index + 1),
         tokenCache: new ServerTokenCache(),
         retryAttempts: 0,
       });
@@ -379,16 +359,10 @@ Deno.test("probe() with private_key_jwt: a key that does not fit its algorithm",
         .entries()
     ) {
       const { result } = await probeLocal(oauth.url, {
-        credentials: {
-          serverId: SERVER_ID,
-          version: 100 + index,
-          credentials: {
-            kind: "oauth_client_credentials",
-            clientId: oauth.clientId,
-            privateKey,
-            signingAlgorithm: "EdDSA",
-          },
-        },
+        credentials: oauthCredential(
+          { clientId: oauth.clientId, privateKey, signingAlgorithm: "EdDSA" },
+          100 + index,
+        ),
         tokenCache: new ServerTokenCache(),
         retryAttempts: 0,
       });
@@ -402,11 +376,8 @@ Deno.test("probe() with private_key_jwt: a key that does not fit its algorithm",
 
 Deno.test("probe(): concurrent probes of one server share one token request", async (t) => {
   await using oauth = startOAuthServers();
-  const credential = (clientSecret: string, version = 1): ServerCredential => ({
-    serverId: SERVER_ID,
-    version,
-    credentials: { kind: "oauth_client_credentials", clientId: oauth.clientId, clientSecret },
-  });
+  const credential = (clientSecret: string, version = 1): ServerCredential =>
+    oauthCredential({ clientId: oauth.clientId, clientSecret }, version);
   const probeWith = (cache: ServerTokenCache, c: ServerCredential) =>
     probeLocal(oauth.url, { credentials: c, tokenCache: cache, retryAttempts: 0, timeout: 15_000 });
   /**
@@ -489,11 +460,8 @@ Deno.test("probe(): concurrent probes of one server share one token request", as
 Deno.test("probe(): same version, other values (deleted and set again) is a new token", async () => {
   await using oauth = startOAuthServers();
   const cache = new ServerTokenCache();
-  const withSecret = (clientSecret: string): ServerCredential => ({
-    serverId: SERVER_ID,
-    version: 1,
-    credentials: { kind: "oauth_client_credentials", clientId: oauth.clientId, clientSecret },
-  });
+  const withSecret = (clientSecret: string): ServerCredential =>
+    oauthCredential({ clientId: oauth.clientId, clientSecret });
   assertSuccess(
     (await probeLocal(oauth.url, {
       credentials: withSecret(oauth.clientSecret),
@@ -514,18 +482,14 @@ Deno.test("probe(): same version, other values (deleted and set again) is a new 
 
 Deno.test("probe(): a network failure on the way to the token endpoint says so", async (t) => {
   await using oauth = startOAuthServers();
-  const withEndpoint = (tokenEndpoint: string, version: number): ServerCredential => ({
-    serverId: SERVER_ID,
-    version,
-    credentials: {
-      kind: "oauth_client_credentials",
+  const withEndpoint = (tokenEndpoint: string, version: number): ServerCredential =>
+    oauthCredential({
       clientId: oauth.clientId,
       clientSecret: oauth.clientSecret,
       tokenEndpoint,
       // The resource the authorization server grants tokens for (whatever server is probed).
       resource: oauth.url,
-    },
-  });
+    }, version);
 
   await t.step("connection refused: class refused, stage token_endpoint", async () => {
     const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
