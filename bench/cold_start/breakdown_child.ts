@@ -41,7 +41,7 @@ await step("hono (and hono/cors)", () => Promise.all([import("hono"), import("ho
 await step("zod", () => import("zod"));
 await step("@hono/zod-openapi (beyond hono, zod)", () => import("@hono/zod-openapi"));
 await step("jose", () => import("jose"));
-await step("database client (@supabase/supabase-js)", () => import(db));
+await step("database client (@supabase/postgrest-js)", () => import(db));
 
 type App = { fetch: (request: Request) => Response | Promise<Response> };
 let request: Request;
@@ -98,8 +98,8 @@ if (fn === "mcp-connections") {
       env,
       verifyJwt,
       probe: mcp.createProbe({ networkPolicy: mcp.networkPolicyFromEnv() }),
-      readCredentials: serverCredentialsReader(
-        createServiceDbClient(env.supabaseUrl, env.serviceApiKey!),
+      readCredentials: serverCredentialsReader(() =>
+        createServiceDbClient(env.supabaseUrl, env.serviceApiKey!)
       ),
       logger: createLogger({ function: "mcp-connections" }),
     });

@@ -11,6 +11,7 @@ import { createProbe, networkPolicyFromEnv } from "../../shared/mcp/mod.ts";
 import { createMcpConnectionsApp, FUNCTION_NAME } from "./app.ts";
 
 const env = loadFunctionEnv();
+const { serviceApiKey } = env;
 const app = createMcpConnectionsApp({
   env,
   verifyJwt: createJwtVerifier({
@@ -20,11 +21,12 @@ const app = createMcpConnectionsApp({
   }),
   // The MCP SDK and the probe's implementation load on the first test (`createProbe`).
   probe: createProbe({ networkPolicy: networkPolicyFromEnv() }),
-  // Server credentials: read with the service role, only after RLS found the connection.
-  ...(env.serviceApiKey
+  // Server credentials: read with the service role, only after RLS found the connection. The
+  // service client is built at the first test.
+  ...(serviceApiKey
     ? {
-      readCredentials: serverCredentialsReader(
-        createServiceDbClient(env.supabaseUrl, env.serviceApiKey),
+      readCredentials: serverCredentialsReader(() =>
+        createServiceDbClient(env.supabaseUrl, serviceApiKey)
       ),
     }
     : {}),

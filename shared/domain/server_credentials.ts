@@ -14,8 +14,8 @@ import { z } from "zod";
 import { AppError } from "../errors/app_error.ts";
 import { fromPostgrest } from "../db/postgrest_errors.ts";
 import {
-  ServerCredential,
-  ServerCredentials,
+  parseServerCredentials,
+  type ServerCredential,
   type ServerTokenCache,
   serverTokenCache,
 } from "../mcp/mod.ts";
@@ -47,8 +47,8 @@ export async function readServerCredentials(
   if (error) throw fromPostgrest({ error, status }, "reading MCP server credentials");
   for (const raw of Array.isArray(data) ? data : []) {
     const row = Row.safeParse(raw);
-    const credentials = row.success ? ServerCredentials.safeParse(row.data.credentials) : null;
-    if (!row.success || !credentials?.success) {
+    const credentials = row.success ? await parseServerCredentials(row.data.credentials) : null;
+    if (!row.success || !credentials) {
       // Only the server id: zod's issues could quote a value.
       const serverId = row.success ? row.data.server_id : "(unknown)";
       throw new AppError(
@@ -59,20 +59,26 @@ export async function readServerCredentials(
     found.set(row.data.server_id, {
       serverId: row.data.server_id,
       version: row.data.version,
-      credentials: credentials.data,
+      credentials,
     });
   }
   for (const serverId of serverIds) tokenCache.observe(serverId, found.get(serverId) ?? null);
   return found;
 }
 
-/** A reader of one server's credentials over the service role client. */
+/**
+ * A reader of one server's credentials over the service role client, which it builds at its
+ * first read: a worker that never tests a connection never builds it.
+ */
 export function serverCredentialsReader(
-  serviceDb: DbClient,
+  serviceDb: () => DbClient,
   tokenCache: ServerTokenCache = serverTokenCache,
 ): ReadServerCredentials {
-  return async (serverId) =>
-    (await readServerCredentials(serviceDb, [serverId], tokenCache)).get(serverId) ?? null;
+  let client: DbClient | undefined;
+  return async (serverId) => {
+    client ??= serviceDb();
+    return (await readServerCredentials(client, [serverId], tokenCache)).get(serverId) ?? null;
+  };
 }
 
-export { ServerCredential };
+export type { ServerCredential };

@@ -15,6 +15,7 @@
 import type { ConnectionTestResult } from "../schemas/test_result.ts";
 import type { NetworkPolicy } from "./network_policy.ts";
 import type { ProbeOptions } from "./probe_options.ts";
+import type { ServerCredentials } from "./auth/server_credentials.ts";
 
 /** The probe's implementation, with the MCP SDK, loaded at the first probe (see `probe`). */
 let implementation: Promise<typeof import("./probe.ts")> | undefined;
@@ -76,6 +77,17 @@ export {
   TOOL_NAMES_LIMIT,
 } from "../schemas/test_result.ts";
 /** Server credentials as the probe takes them (`options.credentials`), read by the domain. */
-export { ServerCredential, ServerCredentials } from "./auth/server_credentials.ts";
+export type { ServerCredential, ServerCredentials } from "./auth/server_credentials.ts";
+
+/**
+ * A stored credential read with its schema (null: not a credential this code can use). The
+ * schema loads at the first read, as the probe does: only a test or the health check reads
+ * credentials, and other requests' cold starts do not build it.
+ */
+export async function parseServerCredentials(value: unknown): Promise<ServerCredentials | null> {
+  const { ServerCredentials } = await import("./auth/server_credentials.ts");
+  const parsed = ServerCredentials.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
 /** The worker's OAuth token cache, told by each credentials read what the database holds now. */
 export { type ServerTokenCache, serverTokenCache } from "./auth/token_cache.ts";
