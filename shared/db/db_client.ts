@@ -1,17 +1,22 @@
 /**
- * The functions' database client: supabase-js (DESIGN.md §1), used for its PostgREST client
- * only. Each request carries the caller's access token as the bearer and the public key as
- * `apikey` (a user's request), or the service key as both (the service client), so PostgREST
- * runs the query as that role and RLS decides. Failures are PostgrestError values, mapped in
- * `postgrest_errors.ts`.
+ * The functions' database client: supabase-js's own PostgREST client, `@supabase/postgrest-js`
+ * (the class `supabase.from()` and `supabase.rpc()` run on, from the same release as the
+ * project's supabase-js). Each request carries the caller's access token as the bearer and the
+ * public key as `apikey` (a user's request), or the service key as both (the service client), so
+ * PostgREST runs the query as that role and RLS decides (DESIGN.md §1). Failures are
+ * PostgrestError values, mapped in `postgrest_errors.ts`. tests/shared/db/db_client_test.ts holds
+ * every request equal to what supabase-js's `createClient()` sends.
  *
- * Measured and not taken: `@supabase/postgrest-js` alone (the part of supabase-js the functions
- * use) starts each function 35–60 ms of CPU sooner (docs/benchmarks.md, cold start); the design
- * names supabase-js, and this module is the one place to change if that is revisited.
+ * Why not `createClient()` itself: the functions use its database client only, and the rest of
+ * supabase-js (auth-js, realtime-js, functions-js, storage-js) has no `exports` map, so Deno loads
+ * their CommonJS builds through its Node layer at every cold start: 35–55 ms before the first
+ * answer, and a client per request that builds an auth and a realtime client it never uses
+ * (docs/benchmarks.md, cold start). postgrest-js documents the standalone import for such
+ * bundle-sensitive runtimes.
  */
-import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import { PostgrestClient } from "@supabase/postgrest-js";
 
-export type DbClient = SupabaseClient;
+export type DbClient = PostgrestClient;
 
 /**
  * Milliseconds one PostgREST call may take. Fails fast (database_timeout) instead of
@@ -24,11 +29,11 @@ export function createDbClient(
   supabaseUrl: string,
   credentials: { apiKey: string; bearer: string },
 ): DbClient {
-  return createClient(supabaseUrl, credentials.apiKey, {
-    // The token is given, not a session: supabase-js then builds no auth client and does not
-    // look a session up before every request.
-    accessToken: () => Promise.resolve(credentials.bearer),
+  return new PostgrestClient(`${supabaseUrl}/rest/v1`, {
+    headers: { apikey: credentials.apiKey, authorization: `Bearer ${credentials.bearer}` },
+    schema: "public",
     // No retries: an outage answers 503 at once, and writes are never replayed.
-    db: { schema: "public", retry: false, timeout: DB_REQUEST_TIMEOUT_MS },
+    retry: false,
+    timeout: DB_REQUEST_TIMEOUT_MS,
   });
 }

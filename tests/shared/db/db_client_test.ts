@@ -1,8 +1,9 @@
 /**
- * The functions' database clients (shared/db/db_client.ts) send PostgREST
- * what supabase-js sent for the same client: the caller's token as the bearer and the public key
- * as `apikey` (a user's request), the service key as both (the service client), the `public`
- * schema, and they return PostgREST's errors as the same values `fromPostgrest()` maps.
+ * The functions' database clients (shared/db/db_client.ts, postgrest-js) send PostgREST what
+ * supabase-js's `createClient()` sends for the same client, request for request: the caller's
+ * token as the bearer and the public key as `apikey` (a user's request), the service key as both
+ * (the service client), the `public` schema, and they return PostgREST's errors as the same
+ * values `fromPostgrest()` maps.
  */
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
