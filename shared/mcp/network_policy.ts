@@ -113,7 +113,7 @@ export function networkPolicyFromEnv(
 }
 
 /** Cloud metadata services' addresses (AWS, GCP, Azure, OCI, Alibaba, Tencent, ECS tasks). */
-const METADATA_ADDRESSES: readonly IpAddress[] = [
+const METADATA_ADDRESSES = [
   "169.254.169.254",
   "169.254.170.2",
   "169.254.0.23",
@@ -121,7 +121,7 @@ const METADATA_ADDRESSES: readonly IpAddress[] = [
   "192.0.0.192",
   "fd00:ec2::254",
   "fd20:ce::254",
-].map((text) => parseIpAddress(text) as IpAddress);
+];
 
 /** Cloud metadata services' host names. Refused whatever they resolve to. */
 const METADATA_HOST_NAMES: ReadonlySet<string> = new Set([
@@ -133,53 +133,77 @@ const METADATA_HOST_NAMES: ReadonlySet<string> = new Set([
   "metadata.tencentyun.com",
 ]);
 
-const range = (text: string): CidrRange => parseCidr(text) as CidrRange;
-
-const IPV4_CATEGORIES: readonly (readonly [CidrRange, AddressCategory])[] = [
-  [range("0.0.0.0/8"), "unspecified"],
-  [range("127.0.0.0/8"), "loopback"],
-  [range("10.0.0.0/8"), "private"],
-  [range("172.16.0.0/12"), "private"],
-  [range("192.168.0.0/16"), "private"],
-  [range("100.64.0.0/10"), "shared"],
-  [range("169.254.0.0/16"), "link-local"],
-  [range("224.0.0.0/4"), "multicast"],
-  [range("255.255.255.255/32"), "broadcast"],
-  [range("240.0.0.0/4"), "reserved"],
-  [range("192.0.0.0/24"), "reserved"],
-  [range("192.0.2.0/24"), "reserved"],
-  [range("192.88.99.0/24"), "reserved"],
-  [range("198.18.0.0/15"), "reserved"],
-  [range("198.51.100.0/24"), "reserved"],
-  [range("203.0.113.0/24"), "reserved"],
+const IPV4_CATEGORIES: readonly (readonly [string, AddressCategory])[] = [
+  ["0.0.0.0/8", "unspecified"],
+  ["127.0.0.0/8", "loopback"],
+  ["10.0.0.0/8", "private"],
+  ["172.16.0.0/12", "private"],
+  ["192.168.0.0/16", "private"],
+  ["100.64.0.0/10", "shared"],
+  ["169.254.0.0/16", "link-local"],
+  ["224.0.0.0/4", "multicast"],
+  ["255.255.255.255/32", "broadcast"],
+  ["240.0.0.0/4", "reserved"],
+  ["192.0.0.0/24", "reserved"],
+  ["192.0.2.0/24", "reserved"],
+  ["192.88.99.0/24", "reserved"],
+  ["198.18.0.0/15", "reserved"],
+  ["198.51.100.0/24", "reserved"],
+  ["203.0.113.0/24", "reserved"],
 ];
 
-const IPV6_CATEGORIES: readonly (readonly [CidrRange, AddressCategory])[] = [
-  [range("::/128"), "unspecified"],
-  [range("::1/128"), "loopback"],
-  [range("fc00::/7"), "private"],
-  [range("fe80::/10"), "link-local"],
-  [range("fec0::/10"), "reserved"],
-  [range("ff00::/8"), "multicast"],
-  [range("100::/64"), "reserved"],
-  [range("64:ff9b:1::/48"), "reserved"],
-  [range("2001::/23"), "reserved"],
-  [range("2001:db8::/32"), "reserved"],
-  [range("3fff::/20"), "reserved"],
-  [range("5f00::/16"), "reserved"],
+const IPV6_CATEGORIES: readonly (readonly [string, AddressCategory])[] = [
+  ["::/128", "unspecified"],
+  ["::1/128", "loopback"],
+  ["fc00::/7", "private"],
+  ["fe80::/10", "link-local"],
+  ["fec0::/10", "reserved"],
+  ["ff00::/8", "multicast"],
+  ["100::/64", "reserved"],
+  ["64:ff9b:1::/48", "reserved"],
+  ["2001::/23", "reserved"],
+  ["2001:db8::/32", "reserved"],
+  ["3fff::/20", "reserved"],
+  ["5f00::/16", "reserved"],
 ];
 
 /** Global unicast IPv6 space; everything outside it is reserved or special. */
-const IPV6_GLOBAL_UNICAST = range("2000::/3");
+const IPV6_GLOBAL_UNICAST = "2000::/3";
+
+interface AddressTables {
+  metadata: readonly IpAddress[];
+  ipv4: readonly (readonly [CidrRange, AddressCategory])[];
+  ipv6: readonly (readonly [CidrRange, AddressCategory])[];
+  ipv6GlobalUnicast: CidrRange;
+  localhost: readonly IpAddress[];
+}
+
+let parsedTables: AddressTables | undefined;
+
+/** The tables above, parsed at the first check: a worker that never probes never parses them. */
+function addressTables(): AddressTables {
+  const address = (text: string) => parseIpAddress(text) as IpAddress;
+  const range = (text: string) => parseCidr(text) as CidrRange;
+  const ranges = (table: readonly (readonly [string, AddressCategory])[]) =>
+    table.map(([cidr, category]) => [range(cidr), category] as const);
+  return parsedTables ??= {
+    metadata: METADATA_ADDRESSES.map(address),
+    ipv4: ranges(IPV4_CATEGORIES),
+    ipv6: ranges(IPV6_CATEGORIES),
+    ipv6GlobalUnicast: range(IPV6_GLOBAL_UNICAST),
+    localhost: [address("127.0.0.1"), address("::1")],
+  };
+}
 
 /** The category of an address, by its own form (embedded IPv4 addresses aside). */
 export function categorizeAddress(address: IpAddress): AddressCategory {
-  if (METADATA_ADDRESSES.some((metadata) => sameAddress(metadata, address))) return "metadata";
-  const table = address.family === 4 ? IPV4_CATEGORIES : IPV6_CATEGORIES;
+  const tables = addressTables();
+  if (tables.metadata.some((metadata) => sameAddress(metadata, address))) return "metadata";
+  const table = address.family === 4 ? tables.ipv4 : tables.ipv6;
   for (const [cidr, category] of table) {
     if (cidrContains(cidr, address)) return category;
   }
-  if (address.family === 6 && !cidrContains(IPV6_GLOBAL_UNICAST, address)) return "reserved";
+  if (address.family === 6 && !cidrContains(tables.ipv6GlobalUnicast, address)) return "reserved";
   return "public";
 }
 
@@ -257,12 +281,10 @@ export function checkTargetWithoutDns(url: URL, policy: NetworkPolicy): TargetVe
   if (literal !== null) return checkAddresses(hostname, [literal], true, policy);
   if (hostname === "localhost" || hostname.endsWith(".localhost")) {
     // RFC 6761: always loopback, whatever a DNS server says; checked as both families.
-    return checkAddresses(hostname, LOCALHOST_ADDRESSES, false, policy);
+    return checkAddresses(hostname, addressTables().localhost, false, policy);
   }
   return null;
 }
-
-const LOCALHOST_ADDRESSES = [parseIpAddress("127.0.0.1"), parseIpAddress("::1")] as IpAddress[];
 
 function normalizedHostname(url: URL): string {
   return url.hostname.toLowerCase().replace(/\.$/, "");
