@@ -14,11 +14,13 @@
  *   --recs-agents=100000                   recommendations: agents (× 10 connections, / 50 servers)
  *   --hot-events=4000                      hot: usage events per side (over 8 rounds)
  *   --cold-runs=10                         cold: process starts per function
+ *   --cold-before=DIR                      cold: also start DIR's functions (another checkout)
  *   --write-md                             also rewrite RESULTS.md after a partial run
  *
  * Speed targets live here, never as timed assertions in tests.
  */
 import { parseArgs } from "node:util";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { startThrowawayStack } from "../scripts/stack/throwaway_stack.ts";
@@ -108,6 +110,7 @@ const { values: flags } = parseArgs({
     "recs-agents": { type: "string" },
     "hot-events": { type: "string" },
     "cold-runs": { type: "string" },
+    "cold-before": { type: "string" },
     "write-md": { type: "boolean", default: false },
   },
 });
@@ -323,6 +326,7 @@ async function main(): Promise<number> {
         runColdStartScenario({
           projectRoot: PROJECT_ROOT,
           runs: settings.coldRuns,
+          beforeRoot: flags["cold-before"] ? resolve(flags["cold-before"]) : undefined,
           progress,
         })),
     );

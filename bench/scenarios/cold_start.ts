@@ -6,11 +6,17 @@
  * heap limit, the platform's environment).
  *
  * Each run spawns one worker and polls its port with the run's request every 2 ms; the time is
- * from just before the spawn to the end of the first complete response (any status: the
- * requests are answered without a database, e.g. 401 without a token). The port opening is
+ * from just before the spawn to the end of the first complete response (the functions' own
+ * sides are answered without a database: 401 without a token). The port opening is
  * noted too. The sides take turns run by run, rotating which goes first. The module cache is
  * warm (as on a platform that keeps the deployed bundle), so this is module evaluation and the
  * runtime's start, not downloads.
+ *
+ * Then, in a second phase beside a seeded stack started for it (and the hello world again, as
+ * the stack's processes share the machine), mcp-connections answers a signed-in user's first
+ * request: the JWT checked, the query validated, PostgREST asked and the rows read through their
+ * schemas, so 200 with the demo user's connections: what a user's first request after a cold
+ * start costs, not only the start.
  *
  * The routes measured do not probe: the probe's implementation and the MCP SDK load at the
  * first probe (`createProbe()`, a dynamic import; tests/functions/lazy_probe_test.ts holds them
@@ -23,14 +29,19 @@ import { type Figure, type ScenarioResult, slowdownFigure, timeFigure } from "..
 import { loadAverage } from "../machine.ts";
 import { summarize } from "../stats.ts";
 import { platformEnvironment } from "../../scripts/stack/function_environment.ts";
-import { LOCAL_API_KEYS } from "../../scripts/stack/keys.ts";
+import { type ApiKeys, LOCAL_API_KEYS, mintUserToken } from "../../scripts/stack/keys.ts";
 import { freePort, isPortOpen, type Service } from "../../scripts/stack/processes.ts";
 import { type FunctionConfig, readProjectConfig } from "../../scripts/stack/project_config.ts";
 import { functionWorkerSpawner } from "../../scripts/stack/stack.ts";
+import { startThrowawayStack } from "../../scripts/stack/throwaway_stack.ts";
 
 const TARGET_MS = 300;
 const PROBE_HEALTH_CHECK = "mcp-health-check, the probe at start";
 const BUNDLED_CONNECTIONS = "mcp-connections as one bundle (deno bundle)";
+const SIGNED_IN_CONNECTIONS = "mcp-connections, signed in (200 from the database)";
+const HELLO_BESIDE_STACK = "hello world, beside the stack";
+/** The seed's demo user (supabase/seed.sql), who has a connection. */
+const DEMO_USER = "11111111-1111-4111-8111-111111111111";
 const HEAP_LIMIT_MB = 256;
 const POLL_MS = 2;
 const RUN_TIMEOUT_MS = 60_000;
@@ -39,12 +50,23 @@ interface Side {
   id: string;
   fn: FunctionConfig;
   /** The first request: a route that does not probe. */
-  request: { method: string; path: string };
+  request: { method: string; path: string; headers?: Record<string, string> };
+  /** The project the worker is told it runs in (default: URLs nothing answers). */
+  project?: { url: string; dbUrl: string; keys: ApiKeys };
+  /** The status the first request must get (default: any). */
+  expect?: number;
+  /** The checkout it runs from (default: this one). */
+  root?: string;
 }
 
 export interface ColdStartOptions {
   projectRoot: string;
   runs: number;
+  /**
+   * Another checkout of the project (e.g. `git worktree add ../before <commit>`): its two functions
+   * run as sides of their own, beside this checkout's, for a before/after in one run.
+   */
+  beforeRoot?: string;
   progress?: (message: string) => void;
 }
 
@@ -75,6 +97,7 @@ async function answer(port: number, side: Side): Promise<number | null> {
   try {
     const response = await fetch(`http://127.0.0.1:${port}${side.request.path}`, {
       method: side.request.method,
+      headers: side.request.headers,
     });
     await response.arrayBuffer();
     return response.status;
@@ -84,14 +107,16 @@ async function answer(port: number, side: Side): Promise<number | null> {
 }
 
 async function coldRun(side: Side, projectRoot: string, logFile: string): Promise<Run> {
-  const functionEnv = platformEnvironment({
-    // Nothing is called at start: the URLs only have to be well formed.
-    url: `http://127.0.0.1:${freePort()}`,
-    dbUrl: "postgresql://postgres:postgres@127.0.0.1:9/postgres",
-    keys: LOCAL_API_KEYS,
-  });
+  const functionEnv = platformEnvironment(
+    side.project ?? {
+      // Nothing is called at start: the URLs only have to be well formed.
+      url: `http://127.0.0.1:${freePort()}`,
+      dbUrl: "postgresql://postgres:postgres@127.0.0.1:9/postgres",
+      keys: LOCAL_API_KEYS,
+    },
+  );
   const spawn = functionWorkerSpawner({
-    projectRoot,
+    projectRoot: side.root ?? projectRoot,
     fn: side.fn,
     functionEnv,
     log: { file: logFile },
@@ -107,6 +132,9 @@ async function coldRun(side: Side, projectRoot: string, logFile: string): Promis
       }
       const status = await answer(port, side);
       if (status !== null) {
+        if (side.expect !== undefined && status !== side.expect) {
+          throw new Error(`${side.id}: answered ${status}, not ${side.expect} (see ${logFile})`);
+        }
         const firstAnswerMs = performance.now() - started;
         const cpuMs = await processCpuMs(service.pid);
         return {
@@ -171,17 +199,18 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
   const connections = functionConfig("mcp-connections");
   const healthCheck = functionConfig("mcp-health-check");
   const logDir = await Deno.makeTempDir({ prefix: "bench-cold-" });
-  const sides: Side[] = [
-    {
-      id: "hello world",
-      fn: {
-        name: "hello",
-        verifyJwt: false,
-        entrypoint: join(options.projectRoot, "bench/cold_start/hello.ts"),
-        importMap: connections.importMap,
-      },
-      request: { method: "GET", path: "/hello" },
+  const hello: Side = {
+    id: "hello world",
+    fn: {
+      name: "hello",
+      verifyJwt: false,
+      entrypoint: join(options.projectRoot, "bench/cold_start/hello.ts"),
+      importMap: connections.importMap,
     },
+    request: { method: "GET", path: "/hello" },
+  };
+  const sides: Side[] = [
+    hello,
     {
       id: "mcp-connections",
       fn: connections,
@@ -209,56 +238,104 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
       request: { method: "GET", path: "/mcp-connections/connections" },
     },
   ];
+  if (options.beforeRoot) {
+    const before = await readProjectConfig(options.beforeRoot);
+    for (const name of ["mcp-connections", "mcp-health-check"]) {
+      const fn = before.functions.find((f) => f.name === name);
+      const now = sides.find((s) => s.id === name)!;
+      if (fn) sides.push({ ...now, id: `${name}, before`, fn, root: options.beforeRoot });
+    }
+  }
   const loads: number[] = [];
-  const runs: Record<string, Run[]> = Object.fromEntries(sides.map((s) => [s.id, []]));
-  try {
-    // One start each first, not counted: the module cache and the page cache warm up.
-    for (const side of sides) await coldRun(side, options.projectRoot, join(logDir, "warm.log"));
+  const runs: Record<string, Run[]> = {};
+
+  /** One start of each side uncounted (caches warm), then `options.runs` rounds in turns. */
+  const measure = async (phase: Side[]): Promise<void> => {
+    for (const side of phase) {
+      runs[side.id] = [];
+      await coldRun(side, options.projectRoot, join(logDir, "warm.log"));
+    }
     for (let round = 0; round < options.runs; round++) {
       loads.push((await loadAverage())[0]!);
-      for (let i = 0; i < sides.length; i++) {
-        const side = sides[(i + round) % sides.length]!;
+      for (let i = 0; i < phase.length; i++) {
+        const side = phase[(i + round) % phase.length]!;
         runs[side.id]!.push(
           await coldRun(side, options.projectRoot, join(logDir, `${side.fn.name}.log`)),
         );
       }
       say(
         `run ${round + 1}/${options.runs}: ${
-          sides.map((s) => `${s.id} ${runs[s.id]!.at(-1)!.firstAnswerMs.toFixed(0)} ms`).join(", ")
+          phase.map((s) => `${s.id} ${runs[s.id]!.at(-1)!.firstAnswerMs.toFixed(0)} ms`).join(", ")
         }`,
       );
+    }
+  };
+
+  try {
+    await measure(sides);
+    // Then a signed-in user's first request: the JWT checked, the query validated, PostgREST
+    // asked, the rows read through their schemas. Its own phase, beside the hello world again,
+    // so the stack's processes run beside these two sides only.
+    say("starting a stack (seeded) for the signed-in side");
+    const stack = await startThrowawayStack("bench-cold-stack-", { seed: true });
+    try {
+      const token = await mintUserToken({
+        sub: DEMO_USER,
+        secret: stack.keys.jwtSecret,
+        expiresIn: 3600,
+      });
+      const signedIn: Side[] = [
+        { ...hello, id: HELLO_BESIDE_STACK },
+        {
+          id: SIGNED_IN_CONNECTIONS,
+          fn: connections,
+          request: {
+            method: "GET",
+            path: "/mcp-connections/connections",
+            headers: { authorization: `Bearer ${token}`, apikey: stack.keys.anonKey },
+          },
+          project: { url: stack.url, dbUrl: stack.dbUrl, keys: stack.keys },
+          expect: 200,
+        },
+      ];
+      await measure(signedIn);
+      sides.push(...signedIn);
+    } finally {
+      await stack.stop();
     }
   } finally {
     await Deno.remove(logDir, { recursive: true }).catch(() => {});
   }
 
-  const hello = sides[0]!;
-  const helloSide = {
-    label: "bare Deno.serve hello world",
-    summary: summarize(runs[hello.id]!.map((r) => r.firstAnswerMs)),
-  };
+  const sideNamed = (id: string): Side => sides.find((s) => s.id === id)!;
   const firstAnswers = (side: Side) => summarize(runs[side.id]!.map((r) => r.firstAnswerMs));
   const cpu = (side: Side) => summarize(runs[side.id]!.map((r) => r.cpuMs)).median;
-  const helloCpu = cpu(hello);
   const figures: Figure[] = [];
-  for (const side of [sides[1]!, sides[2]!]) {
+  const connectionsSide = sideNamed("mcp-connections");
+  const healthSide = sideNamed("mcp-health-check");
+  const measured: [Side, Side][] = [
+    [connectionsSide, hello],
+    [healthSide, hello],
+    [sideNamed(SIGNED_IN_CONNECTIONS), sideNamed(HELLO_BESIDE_STACK)],
+  ];
+  for (const [side, reference] of measured) {
     const samples = runs[side.id]!;
     const summary = firstAnswers(side);
+    const helloSummary = firstAnswers(reference);
+    const helloCpu = cpu(reference);
     figures.push(slowdownFigure({
       name: `${side.id} cold start: process start to first answer ` +
         `(${side.request.method} ${side.request.path})`,
       project: { label: side.id, summary },
-      reference: helloSide,
+      reference: { label: `bare Deno.serve ${reference.id}`, summary: helloSummary },
       ratioMeaning: "× the hello world's time",
       target: `≤ ${TARGET_MS} ms`,
       met: summary.median <= TARGET_MS,
       notes: [
-        `beyond the hello world's start: ${
-          (summary.median - helloSide.summary.median).toFixed(0)
-        } ms`,
+        `beyond the hello world's start: ${(summary.median - helloSummary.median).toFixed(0)} ms`,
         `listening after ${summarize(samples.map((r) => r.listeningMs)).median.toFixed(0)} ms ` +
         `(hello world ${
-          summarize(runs[hello.id]!.map((r) => r.listeningMs)).median.toFixed(0)
+          summarize(runs[reference.id]!.map((r) => r.listeningMs)).median.toFixed(0)
         } ms)`,
         `CPU to first answer ${cpu(side).toFixed(0)} ms (hello world ${helloCpu.toFixed(0)} ms, ${
           (cpu(side) - helloCpu).toFixed(0)
@@ -268,29 +345,44 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
       ],
     }));
   }
-  const eager = sides[3]!;
+  for (const now of [connectionsSide, healthSide]) {
+    const before = sides.find((s) => s.id === `${now.id}, before`);
+    if (!before) continue;
+    figures.push(timeFigure({
+      name: `${now.id} cold start: this checkout vs ${options.beforeRoot}`,
+      project: { label: `${now.id}, now`, summary: firstAnswers(now) },
+      reference: { label: before.id, summary: firstAnswers(before) },
+      target: "(informative: a before/after in one run)",
+      met: null,
+      notes: [`CPU to first answer ${cpu(now).toFixed(0)} ms vs ${cpu(before).toFixed(0)} ms`],
+    }));
+  }
+  const eager = sideNamed(PROBE_HEALTH_CHECK);
   figures.push(timeFigure({
     name: "mcp-health-check cold start: now vs the probe at start (before issue 14)",
-    project: { label: "mcp-health-check, now", summary: firstAnswers(sides[2]!) },
+    project: { label: "mcp-health-check, now", summary: firstAnswers(healthSide) },
     reference: { label: eager.id, summary: firstAnswers(eager) },
     target: "(informative: what loading the probe at its first use saves)",
     met: null,
-    notes: [`CPU to first answer ${cpu(sides[2]!).toFixed(0)} ms vs ${cpu(eager).toFixed(0)} ms`],
+    notes: [`CPU to first answer ${cpu(healthSide).toFixed(0)} ms vs ${cpu(eager).toFixed(0)} ms`],
   }));
-  const bundled = sides[4]!;
+  const bundled = sideNamed(BUNDLED_CONNECTIONS);
   figures.push(timeFigure({
     name: "mcp-connections cold start: one bundle vs the module graph the stack runs",
     project: { label: bundled.id, summary: firstAnswers(bundled) },
-    reference: { label: "mcp-connections (module graph)", summary: firstAnswers(sides[1]!) },
+    reference: { label: "mcp-connections (module graph)", summary: firstAnswers(connectionsSide) },
     target: "(informative: what loading the modules one by one costs)",
     met: null,
     notes: [
-      `CPU to first answer ${cpu(bundled).toFixed(0)} ms vs ${cpu(sides[1]!).toFixed(0)} ms ` +
-      `(hello world ${helloCpu.toFixed(0)} ms)`,
+      `CPU to first answer ${cpu(bundled).toFixed(0)} ms vs ${
+        cpu(connectionsSide).toFixed(0)
+      } ms ` +
+      `(hello world ${cpu(hello).toFixed(0)} ms)`,
     ],
   }));
   const details = [
-    `${options.runs} starts per side after one uncounted start each, the sides taking turns. ` +
+    `${options.runs} starts per side after one uncounted start each, the sides taking turns; ` +
+    "the signed-in side in a second phase beside a seeded stack, with the hello world again. " +
     "Each start: `deno run --no-config --import-map supabase/functions/import_map.json --lock " +
     "deno.lock --frozen scripts/stack/function_host.ts` with the function as FUNCTION_ENTRYPOINT " +
     `and \`--v8-flags=--max-old-space-size=${HEAP_LIMIT_MB}\`, as the local stack starts a worker; ` +
