@@ -345,41 +345,49 @@ export async function runColdStartScenario(options: ColdStartOptions): Promise<S
       ],
     }));
   }
+  /** An informative figure: one side's first answers and CPU beside another's. */
+  const beside = (
+    name: string,
+    [side, label]: [Side, string],
+    [reference, referenceLabel]: [Side, string],
+    meaning: string,
+    note = "",
+  ): Figure =>
+    timeFigure({
+      name,
+      project: { label, summary: firstAnswers(side) },
+      reference: { label: referenceLabel, summary: firstAnswers(reference) },
+      target: `(informative: ${meaning})`,
+      met: null,
+      notes: [
+        `CPU to first answer ${cpu(side).toFixed(0)} ms vs ${cpu(reference).toFixed(0)} ms${note}`,
+      ],
+    });
   for (const now of [connectionsSide, healthSide]) {
     const before = sides.find((s) => s.id === `${now.id}, before`);
     if (!before) continue;
-    figures.push(timeFigure({
-      name: `${now.id} cold start: this checkout vs ${options.beforeRoot}`,
-      project: { label: `${now.id}, now`, summary: firstAnswers(now) },
-      reference: { label: before.id, summary: firstAnswers(before) },
-      target: "(informative: a before/after in one run)",
-      met: null,
-      notes: [`CPU to first answer ${cpu(now).toFixed(0)} ms vs ${cpu(before).toFixed(0)} ms`],
-    }));
+    figures.push(beside(
+      `${now.id} cold start: this checkout vs ${options.beforeRoot}`,
+      [now, `${now.id}, now`],
+      [before, before.id],
+      "a before/after in one run",
+    ));
   }
   const eager = sideNamed(PROBE_HEALTH_CHECK);
-  figures.push(timeFigure({
-    name: "mcp-health-check cold start: now vs the probe at start (before issue 14)",
-    project: { label: "mcp-health-check, now", summary: firstAnswers(healthSide) },
-    reference: { label: eager.id, summary: firstAnswers(eager) },
-    target: "(informative: what loading the probe at its first use saves)",
-    met: null,
-    notes: [`CPU to first answer ${cpu(healthSide).toFixed(0)} ms vs ${cpu(eager).toFixed(0)} ms`],
-  }));
+  figures.push(beside(
+    "mcp-health-check cold start: now vs the probe at start (before issue 14)",
+    [healthSide, "mcp-health-check, now"],
+    [eager, eager.id],
+    "what loading the probe at its first use saves",
+  ));
   const bundled = sideNamed(BUNDLED_CONNECTIONS);
-  figures.push(timeFigure({
-    name: "mcp-connections cold start: one bundle vs the module graph the stack runs",
-    project: { label: bundled.id, summary: firstAnswers(bundled) },
-    reference: { label: "mcp-connections (module graph)", summary: firstAnswers(connectionsSide) },
-    target: "(informative: what loading the modules one by one costs)",
-    met: null,
-    notes: [
-      `CPU to first answer ${cpu(bundled).toFixed(0)} ms vs ${
-        cpu(connectionsSide).toFixed(0)
-      } ms ` +
-      `(hello world ${cpu(hello).toFixed(0)} ms)`,
-    ],
-  }));
+  figures.push(beside(
+    "mcp-connections cold start: one bundle vs the module graph the stack runs",
+    [bundled, bundled.id],
+    [connectionsSide, "mcp-connections (module graph)"],
+    "what loading the modules one by one costs",
+    ` (hello world ${cpu(hello).toFixed(0)} ms)`,
+  ));
   const details = [
     `${options.runs} starts per side after one uncounted start each, the sides taking turns; ` +
     "the signed-in side in a second phase beside a seeded stack, with the hello world again. " +
