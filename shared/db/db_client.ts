@@ -9,9 +9,9 @@
  *
  * Why not `createClient()` itself: the functions use its database client only, and the rest of
  * supabase-js (auth-js, realtime-js, functions-js, storage-js) has no `exports` map, so Deno loads
- * their CommonJS builds through its Node layer at every cold start: 35–55 ms before the first
- * answer, and a client per request that builds an auth and a realtime client it never uses
- * (docs/benchmarks.md, cold start). postgrest-js documents the standalone import for such
+ * their CommonJS builds through its Node layer at every cold start: 30–50 ms before the first
+ * answer (docs/benchmarks.md, cold start); and each signed-in user's client also built a realtime
+ * and a storage client it never used. postgrest-js documents the standalone import for such
  * bundle-sensitive runtimes.
  */
 import { PostgrestClient } from "@supabase/postgrest-js";
