@@ -3,9 +3,10 @@
  * `supabase functions deploy` resolve them (the functions' import map, no deno.json), reach
  * `@modelcontextprotocol/client` only through a dynamic `import()` behind `createProbe()`:
  * mcp-connections loads the probe on the first test, mcp-health-check on the first authorized
- * call that probes. So the routes that do not probe answer without loading it. A structural
- * test, read from `deno info --json`; the time it saves is measured by
- * `deno task bench --only=cold`.
+ * call that probes. So the routes that do not probe answer without loading it. Nor do the
+ * functions load at start the rest of supabase-js (postgrest-js is their database client), a Node
+ * built-in, or (mcp-connections) the server-credentials schema. A structural test, read from
+ * `deno info --json`; the time it saves is measured by `deno task bench --only=cold`.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -107,5 +108,32 @@ for (const fn of ["mcp-connections", "mcp-health-check"]) {
         );
       },
     );
+  });
+}
+
+/** Packages of supabase-js that the functions do not use: Deno loads them as CommonJS. */
+const SUPABASE_JS_CLIENTS = /^npm:\/@supabase\/(supabase|auth|realtime|storage|functions)-js@/;
+
+for (const fn of ["mcp-connections", "mcp-health-check"]) {
+  Deno.test(`${fn} starts without what its routes do not need (docs/benchmarks.md, cold start)`, async (t) => {
+    const graph = await moduleGraph(`functions/${fn}/index.ts`);
+    const statics = [...reachable(graph, { dynamic: false })];
+
+    await t.step("the database client is postgrest-js, without the rest of supabase-js", () => {
+      assert.deepEqual(statics.filter((s) => SUPABASE_JS_CLIENTS.test(s)), []);
+      assert.ok(statics.some((s) => s.startsWith("npm:/@supabase/postgrest-js@")));
+    });
+
+    await t.step("no Node built-in module (Deno loads its Node layer for them)", () => {
+      assert.deepEqual(statics.filter((s) => s.startsWith("node:")), []);
+    });
+
+    if (fn === "mcp-connections") {
+      await t.step("the server-credentials schema only through its dynamic import", () => {
+        const schema = new URL("shared/mcp/auth/server_credentials.ts", `file://${root}/`).href;
+        assert.equal(statics.includes(schema), false, "imported statically");
+        assert.ok(reachable(graph, { dynamic: true }).has(schema), "not in the graph at all");
+      });
+    }
   });
 }

@@ -1,10 +1,14 @@
 /** The pure parts of server credentials: the token cache, redaction, the credential schema. */
 import assert from "node:assert/strict";
+import { AppError } from "../../../shared/errors/app_error.ts";
 import { REDACTED, redactText, secretFragments } from "../../../shared/mcp/auth/redact.ts";
 import { ServerCredentials } from "../../../shared/mcp/auth/server_credentials.ts";
 import type { DbClient } from "../../../shared/db/db_client.ts";
 import { exportJWK, exportPKCS8, generateKeyPair } from "jose";
-import { readServerCredentials } from "../../../shared/domain/server_credentials.ts";
+import {
+  readServerCredentials,
+  serverCredentialsReader,
+} from "../../../shared/domain/server_credentials.ts";
 import type { ServerCredential } from "../../../shared/mcp/auth/server_credentials.ts";
 import {
   credentialGeneration,
@@ -198,6 +202,44 @@ Deno.test("readServerCredentials() tells the token cache what it read", async ()
   assert.deepEqual([...found.keys()], [present]);
   assert.equal(cache.size, 1);
   assert.equal(cache.token(present, generation)?.accessToken, "kept");
+});
+
+Deno.test("readServerCredentials() refuses a stored credential it cannot read, naming no value", async () => {
+  const serverId = "33333333-3333-4333-8333-333333333333";
+  const stored = { kind: "oauth_client_credentials", clientId: "c", clientSecret: "s3cr3t-value" };
+  const db = {
+    rpc: () =>
+      Promise.resolve({
+        data: [{ server_id: serverId, version: 2, credentials: { ...stored, kind: "basic" } }],
+        error: null,
+        status: 200,
+      }),
+  } as unknown as DbClient;
+  await assert.rejects(readServerCredentials(db, [serverId], new ServerTokenCache()), (error) => {
+    assert.ok(error instanceof AppError);
+    assert.equal(error.code, "internal_error");
+    assert.match(error.message, new RegExp(`MCP server ${serverId} cannot be used`));
+    assert.doesNotMatch(error.message, /s3cr3t-value/);
+    return true;
+  });
+});
+
+Deno.test("serverCredentialsReader() builds its client at the first read, once", async () => {
+  let built = 0;
+  let calls = 0;
+  const read = serverCredentialsReader(() => {
+    built++;
+    return {
+      rpc: () => {
+        calls++;
+        return Promise.resolve({ data: [], error: null, status: 200 });
+      },
+    } as unknown as DbClient;
+  }, new ServerTokenCache());
+  assert.equal(built, 0);
+  assert.equal(await read("44444444-4444-4444-8444-444444444444"), null);
+  assert.equal(await read("55555555-5555-4555-8555-555555555555"), null);
+  assert.deepEqual({ built, calls }, { built: 1, calls: 2 });
 });
 
 Deno.test("redaction covers private keys: PEM lines and body, JWK members", async () => {
